@@ -1,0 +1,647 @@
+"""JSON Web Signature (RFC 7515) with unencoded payloads (RFC 7797).
+
+Compact, JSON general and JSON flattened serializations; detached payloads (RFC 7515 Appendix F);
+``b64: false`` (RFC 7797 §3); ``crit`` processed (RFC 7515 §4.1.11): an unknown critical header
+means reject, unknown non-critical headers are ignored. The algorithm allowlist is required and
+checked against the key's type and bound ``alg``. Header parameters ``jwk``, ``jku``, ``x5u`` and
+``x5c`` are never used to find a key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from jwtkit import _json
+from jwtkit._b64 import b64d, b64e
+from jwtkit.errors import (
+    AlgorithmNotAllowedError,
+    InvalidSignatureError,
+    JWTKitError,
+    MalformedError,
+    TokenTooLargeError,
+    UnsupportedCriticalHeaderError,
+)
+from jwtkit.jwa import Algorithm, get_algorithm
+from jwtkit.jwk import Key, KeyResolver, KeySet
+
+__all__ = [
+    "DEFAULT_MAX_DEPTH",
+    "DEFAULT_MAX_HEADER_SIZE",
+    "DEFAULT_MAX_TOKEN_SIZE",
+    "VerifiedJWS",
+    "sign",
+    "sign_json",
+    "verify",
+    "verify_detailed",
+]
+
+DEFAULT_MAX_TOKEN_SIZE = 16384
+"""Default cap on a serialized token, in bytes (characters), checked before anything else."""
+DEFAULT_MAX_HEADER_SIZE = 4096
+"""Default cap on the encoded protected header segment, in bytes (characters)."""
+DEFAULT_MAX_DEPTH = _json.DEFAULT_MAX_DEPTH
+"""Default cap on JSON nesting in headers and payloads."""
+
+# Header parameters registered by RFC 7515 §4.1 and RFC 7518 §4.x/§6: never valid in "crit".
+_REGISTERED = frozenset(
+    (
+        "alg",
+        "jku",
+        "jwk",
+        "kid",
+        "x5u",
+        "x5c",
+        "x5t",
+        "x5t#S256",
+        "typ",
+        "cty",
+        "crit",
+        "enc",
+        "zip",
+        "epk",
+        "apu",
+        "apv",
+        "iv",
+        "tag",
+        "p2s",
+        "p2c",
+    )
+)
+_UNDERSTOOD_CRIT = frozenset(("b64",))
+
+KeyLike = Key | KeySet | KeyResolver | bytes | str
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedJWS:
+    """The result of a successful verification.
+
+    Attributes:
+        payload: the JWS Payload (bytes).
+        header: the JOSE Header, protected and unprotected members merged (dict).
+        protected: the JWS Protected Header (dict).
+        key: the :class:`~jwtkit.Key` that verified it.
+    """
+
+    payload: bytes
+    header: dict[str, Any]
+    protected: dict[str, Any]
+    key: Key
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Resolved verification options shared by :mod:`jwtkit.jws` and :mod:`jwtkit.jwt`.
+
+    Attributes:
+        algorithms: the allowlist (frozenset of ``alg`` str).
+        allow_weak_keys: accept RSA keys under 2048 bits and short HMAC secrets.
+        max_token_size / max_header_size: caps in bytes; max_depth: JSON nesting cap.
+    """
+
+    algorithms: frozenset[str]
+    allow_weak_keys: bool = False
+    max_token_size: int = DEFAULT_MAX_TOKEN_SIZE
+    max_header_size: int = DEFAULT_MAX_HEADER_SIZE
+    max_depth: int = DEFAULT_MAX_DEPTH
+
+    @staticmethod
+    def build(
+        algorithms: Sequence[str],
+        allow_weak_keys: bool = False,
+        max_token_size: int = DEFAULT_MAX_TOKEN_SIZE,
+        max_header_size: int = DEFAULT_MAX_HEADER_SIZE,
+        max_depth: int = DEFAULT_MAX_DEPTH,
+    ) -> Policy:
+        """Validate the options.
+
+        Raises:
+            TypeError: ``algorithms`` is a str or not a sequence of str.
+            ValueError: ``algorithms`` is empty.
+            UnsupportedAlgorithmError: an entry is unknown or ``none`` (RFC 8725 §3.1).
+        """
+        if isinstance(algorithms, str | bytes) or not isinstance(
+            algorithms, Sequence | set | frozenset
+        ):
+            raise TypeError("algorithms must be a list of alg names, e.g. ['ES256']")
+        if not algorithms:
+            raise ValueError("algorithms must not be empty: name the algorithms you accept")
+        for alg in algorithms:
+            get_algorithm(alg)
+        return Policy(
+            frozenset(algorithms), allow_weak_keys, max_token_size, max_header_size, max_depth
+        )
+
+
+def as_key_source(key: KeyLike) -> Key | KeySet | KeyResolver:
+    """Normalize a key argument: bytes/str become an HMAC :class:`Key` (refusing public keys).
+
+    Raises:
+        InvalidKeyError: a secret that is empty or is public-key material.
+        TypeError: not a key, key set, resolver, bytes or str.
+    """
+    if isinstance(key, Key | KeySet):
+        return key
+    if isinstance(key, bytes | bytearray | str):
+        return Key.from_secret(key)
+    if hasattr(key, "resolve_key"):
+        return key
+    raise TypeError(f"key must be a Key, KeySet, key resolver or bytes, not {type(key).__name__}")
+
+
+def check_crit(header: Mapping[str, Any], protected: Mapping[str, Any] | None = None) -> bool:
+    """Process ``crit`` and ``b64`` (RFC 7515 §4.1.11, RFC 7797 §3, §6).
+
+    Args:
+        header: the merged JOSE Header.
+        protected: the protected part when it differs from ``header`` (JSON serialization).
+
+    Returns:
+        The ``b64`` value (bool): False for an unencoded payload.
+
+    Raises:
+        UnsupportedCriticalHeaderError: malformed ``crit``, an unknown or registered name in it, a
+            listed name absent from the header, ``crit``/``b64`` outside the protected header, or
+            ``b64`` present without being critical.
+    """
+    prot = header if protected is None else protected
+    crit = header.get("crit")
+    b64 = header.get("b64", True)
+    if crit is None:
+        if "b64" in header:
+            raise UnsupportedCriticalHeaderError("'b64' must be listed in 'crit' (RFC 7797 §6)")
+        return True
+    if "crit" not in prot:
+        raise UnsupportedCriticalHeaderError("'crit' must be in the protected header")
+    if (
+        type(crit) is not list
+        or not crit
+        or not all(type(n) is str for n in crit)
+        or len(set(crit)) != len(crit)
+    ):
+        raise UnsupportedCriticalHeaderError("'crit' must be a non-empty list of distinct names")
+    for name in crit:
+        if name in _REGISTERED:
+            raise UnsupportedCriticalHeaderError(f"'crit' must not list {name!r}")
+        if name not in _UNDERSTOOD_CRIT:
+            raise UnsupportedCriticalHeaderError(f"critical header {name[:40]!r} not understood")
+        if name not in prot:
+            raise UnsupportedCriticalHeaderError(f"critical header {name!r} is missing")
+    if "b64" in header:
+        if "b64" not in crit or "b64" not in prot:
+            raise UnsupportedCriticalHeaderError("'b64' must be protected and critical")
+        if type(b64) is not bool:
+            raise MalformedError("'b64' must be a boolean")
+    return bool(b64)
+
+
+def parse_protected(segment: bytes, policy: Policy) -> tuple[dict[str, Any], Algorithm]:
+    """Decode and check an encoded protected header (compact serialization).
+
+    Returns:
+        (header dict, resolved :class:`~jwtkit.jwa.Algorithm`).
+
+    Raises:
+        TokenTooLargeError, MalformedError, UnsupportedAlgorithmError, AlgorithmNotAllowedError,
+        UnsupportedCriticalHeaderError.
+    """
+    if len(segment) > policy.max_header_size:
+        raise TokenTooLargeError("header is larger than the configured cap")
+    header = _json.loads_object(b64d(segment, "header"), "header", policy.max_depth)
+    return header, resolve_alg(header, policy)
+
+
+def resolve_alg(header: Mapping[str, Any], policy: Policy) -> Algorithm:
+    """Return the header's algorithm if present, known and allowed (RFC 8725 §3.1).
+
+    Raises:
+        MalformedError: no ``alg``; UnsupportedAlgorithmError: unknown or ``none``;
+        AlgorithmNotAllowedError: not in the allowlist.
+    """
+    if "alg" not in header:
+        raise MalformedError("header has no 'alg'")
+    algorithm = get_algorithm(header["alg"])
+    if algorithm.name not in policy.algorithms:
+        raise AlgorithmNotAllowedError(f"algorithm {algorithm.name!r} is not allowed")
+    return algorithm
+
+
+def candidate_keys(source: Key | KeySet | KeyResolver, header: Mapping[str, Any]) -> Sequence[Key]:
+    """Keys to try for ``header``; never reads ``jwk``/``jku``/``x5u``/``x5c`` from it.
+
+    Raises:
+        KeyNotFoundError, KeyMismatchError, MalformedError (from the source).
+    """
+    if isinstance(source, Key):
+        return (source,)
+    if isinstance(source, KeySet):
+        return source.candidates(header)
+    kid = header.get("kid")
+    if kid is not None and type(kid) is not str:
+        raise MalformedError("'kid' must be a string")
+    return (source.resolve_key(header),)
+
+
+def verify_with_keys(
+    keys: Sequence[Key],
+    algorithm: Algorithm,
+    signing_input: bytes,
+    signature: bytes,
+    allow_weak_keys: bool,
+) -> Key:
+    """Verify with the first key that fits and succeeds.
+
+    Returns:
+        The key that verified.
+
+    Raises:
+        KeyMismatchError / WeakKeyError: the only candidate(s) cannot be used with this ``alg``.
+        InvalidSignatureError: no usable key verified the signature.
+    """
+    first_error: JWTKitError | None = None
+    tried = False
+    for key in keys:
+        try:
+            raw = key.check_usable(algorithm, "verify", allow_weak_keys)
+        except JWTKitError as exc:
+            first_error = first_error or exc
+            continue
+        tried = True
+        try:
+            algorithm.verify(raw, signing_input, signature)
+        except InvalidSignatureError:
+            continue
+        return key
+    if not tried and first_error is not None:
+        raise first_error
+    raise InvalidSignatureError
+
+
+def split_compact(token: str | bytes, max_token_size: int) -> tuple[bytes, bytes, bytes, bytes]:
+    """Split a compact JWS (RFC 7515 §7.1) after checking its size.
+
+    Returns:
+        (token bytes, header segment, payload segment, signature segment), all bytes.
+
+    Raises:
+        TokenTooLargeError: longer than ``max_token_size``.
+        MalformedError: not str/bytes, not ASCII, or not exactly three segments.
+    """
+    if type(token) is str:
+        if len(token) > max_token_size:
+            raise TokenTooLargeError("token is larger than the configured cap")
+        try:
+            data = token.encode("ascii")
+        except UnicodeEncodeError:
+            raise MalformedError("token contains non-ASCII characters") from None
+    elif isinstance(token, bytes | bytearray):
+        if len(token) > max_token_size:
+            raise TokenTooLargeError("token is larger than the configured cap")
+        data = bytes(token)
+    else:
+        raise MalformedError(f"token must be str or bytes, not {type(token).__name__}")
+    parts = data.split(b".")
+    if len(parts) != 3:
+        if len(parts) == 5:
+            raise MalformedError("token is a JWE (five segments); JWS expected")
+        raise MalformedError("a compact JWS has exactly three segments")
+    return data, parts[0], parts[1], parts[2]
+
+
+def _verify_compact(
+    token: str | bytes,
+    source: Key | KeySet | KeyResolver,
+    policy: Policy,
+    detached_payload: bytes | None,
+) -> VerifiedJWS:
+    data, h, p, s = split_compact(token, policy.max_token_size)
+    header, algorithm = parse_protected(h, policy)
+    b64 = check_crit(header)
+    if detached_payload is not None:
+        if p:
+            raise MalformedError("payload given twice: in the token and as detached_payload")
+        payload_seg = b64e(detached_payload) if b64 else detached_payload
+        if not b64 and b"." in payload_seg:
+            raise MalformedError("an unencoded compact payload cannot contain '.'")
+        signing_input = h + b"." + payload_seg
+    else:
+        signing_input = data[: len(h) + 1 + len(p)]
+        payload_seg = p
+    signature = b64d(s, "signature")
+    key = verify_with_keys(
+        candidate_keys(source, header),
+        algorithm,
+        signing_input,
+        signature,
+        policy.allow_weak_keys,
+    )
+    payload = b64d(payload_seg, "payload") if b64 else payload_seg
+    return VerifiedJWS(payload, header, header, key)
+
+
+def _verify_json(
+    token: Mapping[str, Any],
+    source: Key | KeySet | KeyResolver,
+    policy: Policy,
+    detached_payload: bytes | None,
+) -> VerifiedJWS:
+    if "signatures" in token:
+        if "signature" in token or "protected" in token or "header" in token:
+            raise MalformedError("general JWS JSON mixes 'signatures' with flattened members")
+        entries = token["signatures"]
+        if type(entries) is not list or not entries:
+            raise MalformedError("'signatures' must be a non-empty array")
+    else:
+        entries = [token]
+    payload_member = token.get("payload")
+    if detached_payload is not None:
+        if payload_member is not None:
+            raise MalformedError("payload given twice: in the token and as detached_payload")
+    elif type(payload_member) is not str:
+        raise MalformedError("JWS JSON has no string 'payload'")
+    errors: list[JWTKitError] = []
+    parsed = []
+    b64_values = set()
+    for entry in entries:
+        if type(entry) is not dict:
+            raise MalformedError("a signature entry must be an object")
+        prot_seg = entry.get("protected")
+        unprotected = entry.get("header")
+        sig_seg = entry.get("signature")
+        if type(sig_seg) is not str:
+            raise MalformedError("a signature entry needs a string 'signature'")
+        if prot_seg is None and unprotected is None:
+            raise MalformedError("a signature entry has neither 'protected' nor 'header'")
+        if prot_seg is not None:
+            if type(prot_seg) is not str:
+                raise MalformedError("'protected' must be a string")
+            if len(prot_seg) > policy.max_header_size:
+                raise TokenTooLargeError("header is larger than the configured cap")
+            protected = _json.loads_object(
+                b64d(prot_seg, "protected header"), "protected header", policy.max_depth
+            )
+        else:
+            prot_seg, protected = "", {}
+        if unprotected is None:
+            unprotected = {}
+        elif type(unprotected) is not dict:
+            raise MalformedError("'header' must be an object")
+        if protected.keys() & unprotected.keys():
+            raise MalformedError("protected and unprotected header names must be disjoint")
+        header = {**protected, **unprotected}
+        b64_values.add(check_crit(header, protected))
+        parsed.append((prot_seg, protected, header, sig_seg))
+    if len(b64_values) != 1:
+        raise MalformedError("all signatures must agree on 'b64' (RFC 7797 §3)")
+    b64 = b64_values.pop()
+    if detached_payload is not None:
+        payload_seg = b64e(detached_payload) if b64 else detached_payload
+    else:
+        assert isinstance(payload_member, str)
+        payload_seg = payload_member.encode("utf-8")
+    payload = b64d(payload_seg, "payload") if b64 else payload_seg
+    for prot_seg, protected, header, sig_seg in parsed:
+        try:
+            algorithm = resolve_alg(header, policy)
+            signature = b64d(sig_seg, "signature")
+            signing_input = prot_seg.encode("ascii") + b"." + payload_seg
+            key = verify_with_keys(
+                candidate_keys(source, header),
+                algorithm,
+                signing_input,
+                signature,
+                policy.allow_weak_keys,
+            )
+        except JWTKitError as exc:
+            errors.append(exc)
+            continue
+        return VerifiedJWS(payload, header, protected, key)
+    if len(errors) == 1:
+        raise errors[0]
+    if all(isinstance(e, InvalidSignatureError) for e in errors):
+        raise InvalidSignatureError
+    raise next(e for e in errors if not isinstance(e, InvalidSignatureError))
+
+
+def verify_detailed(
+    token: str | bytes | Mapping[str, Any],
+    key: KeyLike,
+    algorithms: Sequence[str],
+    *,
+    detached_payload: bytes | None = None,
+    allow_weak_keys: bool = False,
+    max_token_size: int = DEFAULT_MAX_TOKEN_SIZE,
+    max_header_size: int = DEFAULT_MAX_HEADER_SIZE,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+) -> VerifiedJWS:
+    """Verify a JWS in any serialization (RFC 7515 §5.2, §7) and return the details.
+
+    Args:
+        token: compact JWS (str or bytes), or JWS JSON (a dict, or its text starting with ``{``).
+        key: a :class:`~jwtkit.Key`, a :class:`~jwtkit.KeySet`, a key resolver, or an HMAC
+            secret (bytes/str; public-key material is refused).
+        algorithms: the allowed ``alg`` values (required; ``none`` is never allowed).
+        detached_payload: the payload bytes when the token carries none (RFC 7515 Appendix F).
+        allow_weak_keys: accept RSA < 2048 bits and HMAC secrets shorter than the hash.
+        max_token_size, max_header_size: caps in bytes; max_depth: JSON nesting cap.
+
+    Returns:
+        :class:`VerifiedJWS`. For general JSON, the first signature that verifies.
+
+    Raises:
+        JWTKitError subclasses: MalformedError, TokenTooLargeError, UnsupportedAlgorithmError,
+        AlgorithmNotAllowedError, UnsupportedCriticalHeaderError, KeyNotFoundError,
+        KeyMismatchError, WeakKeyError, InvalidKeyError, InvalidSignatureError.
+    """
+    policy = Policy.build(algorithms, allow_weak_keys, max_token_size, max_header_size, max_depth)
+    source = as_key_source(key)
+    if (isinstance(token, str) and token[:1] == "{") or (
+        isinstance(token, bytes) and token[:1] == b"{"
+    ):
+        if len(token) > max_token_size:
+            raise TokenTooLargeError("token is larger than the configured cap")
+        token = _json.loads_object(token, "JWS JSON", max_depth + 2)
+    if isinstance(token, Mapping):
+        return _verify_json(token, source, policy, detached_payload)
+    return _verify_compact(token, source, policy, detached_payload)
+
+
+def verify(
+    token: str | bytes | Mapping[str, Any],
+    key: KeyLike,
+    algorithms: Sequence[str],
+    *,
+    detached_payload: bytes | None = None,
+    allow_weak_keys: bool = False,
+    max_token_size: int = DEFAULT_MAX_TOKEN_SIZE,
+) -> bytes:
+    """Verify a JWS and return its payload (bytes). See :func:`verify_detailed` for arguments
+    and errors (RFC 7515 §5.2)."""
+    return verify_detailed(
+        token,
+        key,
+        algorithms,
+        detached_payload=detached_payload,
+        allow_weak_keys=allow_weak_keys,
+        max_token_size=max_token_size,
+    ).payload
+
+
+def _signing_key(key: Key | bytes | str) -> Key:
+    if isinstance(key, Key):
+        return key
+    if isinstance(key, bytes | bytearray | str):
+        return Key.from_secret(key)
+    raise TypeError(f"signing key must be a Key or bytes, not {type(key).__name__}")
+
+
+def _protected(
+    key: Key, algorithm: str | None, headers: Mapping[str, Any] | None, b64: bool
+) -> tuple[dict[str, Any], Algorithm]:
+    header: dict[str, Any] = {}
+    extra = dict(headers or {})
+    alg = algorithm or extra.get("alg") or key.default_alg
+    if extra.get("alg", alg) != alg:
+        raise MalformedError("headers['alg'] disagrees with algorithm")
+    header["alg"] = alg
+    algobj = get_algorithm(alg)
+    if key.kid is not None:
+        header["kid"] = key.kid
+    for name, value in extra.items():
+        if name == "alg":
+            continue
+        if value is None:
+            header.pop(name, None)
+        else:
+            header[name] = value
+    if not b64:
+        header["b64"] = False
+        crit = list(header.get("crit", []))
+        if "b64" not in crit:
+            crit.append("b64")
+        header["crit"] = crit
+    return header, algobj
+
+
+def sign(
+    payload: bytes | str,
+    key: Key | bytes | str,
+    algorithm: str | None = None,
+    *,
+    headers: Mapping[str, Any] | None = None,
+    detached: bool = False,
+    b64: bool = True,
+    encoded_header: str | None = None,
+    allow_weak_keys: bool = False,
+) -> str:
+    """Sign ``payload`` and return a compact JWS (RFC 7515 §7.1).
+
+    Args:
+        payload: the JWS Payload (bytes; str is UTF-8 encoded).
+        key: a private :class:`~jwtkit.Key`, or an HMAC secret (bytes/str).
+        algorithm: the ``alg``; defaults to the key's bound ``alg`` or its type's default.
+        headers: extra protected header parameters (``typ``, ``cty``, ``kid``...); a ``None``
+            value removes a default (e.g. ``{"kid": None}``).
+        detached: leave the payload out of the token (RFC 7515 Appendix F).
+        b64: False for an unencoded payload (RFC 7797; adds ``"b64": false`` and ``crit``).
+        encoded_header: use this exact base64url protected header instead of building one (for
+            reproducing published vectors); its ``alg`` must match.
+        allow_weak_keys: allow RSA < 2048 bits and short HMAC secrets.
+
+    Returns:
+        The compact JWS (str).
+
+    Raises:
+        UnsupportedAlgorithmError, KeyMismatchError, WeakKeyError, InvalidKeyError,
+        MalformedError (unencoded compact payload containing '.', header not serializable).
+    """
+    skey = _signing_key(key)
+    body = payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
+    if encoded_header is not None:
+        header = _json.loads_object(b64d(encoded_header, "header"), "header")
+        algobj = get_algorithm(header.get("alg"))
+        if algorithm is not None and algorithm != algobj.name:
+            raise MalformedError("encoded_header's alg disagrees with algorithm")
+        b64 = check_crit(header)
+        h = encoded_header.encode("ascii")
+    else:
+        header, algobj = _protected(skey, algorithm, headers, b64)
+        h = b64e(_json.dumps(header))
+    raw = skey.check_usable(algobj, "sign", allow_weak_keys)
+    if b64:
+        p = b64e(body)
+    else:
+        if b"." in body:
+            raise MalformedError("an unencoded compact payload cannot contain '.'")
+        p = body
+    signature = algobj.sign(raw, h + b"." + p)
+    out = h + b"." + (b"" if detached else p) + b"." + b64e(signature)
+    try:
+        return out.decode("ascii")
+    except UnicodeDecodeError:
+        raise MalformedError("an unencoded compact payload must be ASCII") from None
+
+
+def sign_json(
+    payload: bytes | str,
+    signers: Sequence[
+        tuple[Key | bytes | str, str | None, Mapping[str, Any] | None, Mapping[str, Any] | None]
+    ],
+    *,
+    flattened: bool = False,
+    detached: bool = False,
+    b64: bool = True,
+    allow_weak_keys: bool = False,
+) -> dict[str, Any]:
+    """Sign with one or more keys and return JWS JSON (RFC 7515 §7.2).
+
+    Args:
+        payload: the JWS Payload (bytes; str is UTF-8 encoded).
+        signers: (key, alg or None, protected header params or None, unprotected header params
+            or None) for each signature.
+        flattened: return the flattened syntax (RFC 7515 §7.2.2); needs exactly one signer.
+        detached: leave ``payload`` out of the result.
+        b64: False for an unencoded payload (RFC 7797).
+
+    Returns:
+        The JWS JSON object (dict).
+
+    Raises:
+        ValueError: no signers, or several with ``flattened``.
+        MalformedError: protected and unprotected names overlap; plus the errors of :func:`sign`.
+    """
+    if not signers:
+        raise ValueError("at least one signer is needed")
+    if flattened and len(signers) != 1:
+        raise ValueError("the flattened syntax carries exactly one signature")
+    body = payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
+    p = b64e(body) if b64 else body
+    entries = []
+    for key, alg, protected, unprotected in signers:
+        skey = _signing_key(key)
+        header, algobj = _protected(skey, alg, protected, b64)
+        unprot = dict(unprotected or {})
+        if "kid" in unprot:
+            header.pop("kid", None)
+        if header.keys() & unprot.keys():
+            raise MalformedError("protected and unprotected header names must be disjoint")
+        h = b64e(_json.dumps(header))
+        raw = skey.check_usable(algobj, "sign", allow_weak_keys)
+        entry: dict[str, Any] = {"protected": h.decode("ascii")}
+        if unprot:
+            entry["header"] = unprot
+        entry["signature"] = b64e(algobj.sign(raw, h + b"." + p)).decode("ascii")
+        entries.append(entry)
+    out: dict[str, Any] = {}
+    if not detached:
+        try:
+            out["payload"] = p.decode("utf-8")
+        except UnicodeDecodeError:
+            raise MalformedError("an unencoded JSON payload must be UTF-8 text") from None
+    if flattened:
+        out.update(entries[0])
+    else:
+        out["signatures"] = entries
+    return out

@@ -1,0 +1,466 @@
+"""JSON Web Tokens (RFC 7519) with the JWT BCP (RFC 8725) and explicit typing (RFC 9068 §2.1).
+
+:func:`encode` / :func:`decode` use PyJWT's argument names. :func:`decode` always checks the
+signature *and* the claims; :class:`Verifier` holds one policy and is the per-request fast path.
+Reading a token without verifying it has its own plainly named functions,
+:func:`decode_unverified` and :func:`get_unverified_header`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from jwtkit import _json
+from jwtkit._b64 import b64d
+from jwtkit.errors import (
+    ExpiredError,
+    ImmatureError,
+    InvalidAudienceError,
+    InvalidClaimError,
+    InvalidIssuerError,
+    InvalidTypeError,
+    JWTKitError,
+    MalformedError,
+    MissingClaimError,
+    NotYetValidError,
+)
+from jwtkit.jwa import Algorithm
+from jwtkit.jwk import Key, KeyResolver, KeySet
+from jwtkit.jws import (
+    DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_HEADER_SIZE,
+    DEFAULT_MAX_TOKEN_SIZE,
+    KeyLike,
+    Policy,
+    as_key_source,
+    candidate_keys,
+    check_crit,
+    parse_protected,
+    sign,
+    split_compact,
+    verify_with_keys,
+)
+
+__all__ = [
+    "VerifiedToken",
+    "Verifier",
+    "decode",
+    "decode_unverified",
+    "encode",
+    "get_unverified_header",
+]
+
+_NUMERIC = (int, float)
+_HEADER_CACHE_SIZE = 256
+_DATE_CLAIMS = ("exp", "nbf", "iat")
+
+
+def _normalize_typ(value: str) -> str:
+    # RFC 7515 §4.1.9 / RFC 8725 §3.11: media types compare case-insensitively, and the
+    # "application/" prefix is omitted when no other "/" appears.
+    lowered = value.lower()
+    if lowered.startswith("application/") and "/" not in lowered[12:]:
+        return lowered[12:]
+    return lowered
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedToken:
+    """A verified JWT.
+
+    Attributes:
+        header: the JOSE Header (dict).
+        claims: the JWT Claims Set (dict).
+        key: the :class:`~jwtkit.Key` that verified the signature.
+    """
+
+    header: dict[str, Any]
+    claims: dict[str, Any]
+    key: Key
+
+
+def _as_tuple(value: str | Sequence[str] | None, name: str) -> frozenset[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return frozenset((value,))
+    values = frozenset(value)
+    if not values or not all(isinstance(v, str) for v in values):
+        raise TypeError(f"{name} must be a str or a non-empty list of str")
+    return values
+
+
+class Verifier:
+    """A JWT verification policy and its keys, built once and used per request.
+
+    Args:
+        key: a :class:`~jwtkit.Key`, a :class:`~jwtkit.KeySet` (picked by ``kid``), a key
+            resolver (e.g. :class:`jwtkit.jwks_client.JWKSClient`), or an HMAC secret (bytes).
+        algorithms: allowed ``alg`` values (required, non-empty; ``none`` is never allowed).
+        audience: expected audience(s) (str or list). When None, a token carrying ``aud`` is
+            rejected (RFC 7519 §4.1.3); when set, ``aud`` is required and must contain one.
+        issuer: expected issuer(s) (str or list); when set, ``iss`` is required.
+        leeway: clock skew allowance in seconds (float) for ``exp``, ``nbf``, ``iat``.
+        required: claim names that must be present.
+        typ: expected ``typ`` header, e.g. ``"at+jwt"`` (RFC 8725 §3.11, RFC 9068 §2.1);
+            compared case-insensitively with the ``application/`` prefix optional.
+        subject: expected ``sub`` (str), if any.
+        allow_weak_keys: accept RSA keys < 2048 bits and HMAC secrets shorter than the hash.
+        max_token_size: cap on the token, bytes (default 16384); checked first.
+        max_header_size: cap on the encoded header, bytes (default 4096).
+        max_depth: cap on JSON nesting (default 16).
+
+    Raises:
+        TypeError / ValueError: bad arguments; UnsupportedAlgorithmError: unknown ``alg``;
+        InvalidKeyError: an HMAC secret that is empty or public-key material.
+    """
+
+    __slots__ = (
+        "_audiences",
+        "_header_cache",
+        "_issuers",
+        "_key",
+        "_leeway",
+        "_policy",
+        "_raw_by_alg",
+        "_required",
+        "_subject",
+        "_typ",
+        "_weak",
+    )
+
+    def __init__(
+        self,
+        key: KeyLike,
+        *,
+        algorithms: Sequence[str],
+        audience: str | Sequence[str] | None = None,
+        issuer: str | Sequence[str] | None = None,
+        leeway: float = 0,
+        required: Sequence[str] = (),
+        typ: str | None = None,
+        subject: str | None = None,
+        allow_weak_keys: bool = False,
+        max_token_size: int = DEFAULT_MAX_TOKEN_SIZE,
+        max_header_size: int = DEFAULT_MAX_HEADER_SIZE,
+        max_depth: int = DEFAULT_MAX_DEPTH,
+    ) -> None:
+        self._policy = Policy.build(
+            algorithms, allow_weak_keys, max_token_size, max_header_size, max_depth
+        )
+        self._key = as_key_source(key)
+        self._audiences = _as_tuple(audience, "audience")
+        self._issuers = _as_tuple(issuer, "issuer")
+        if isinstance(leeway, _dt.timedelta):
+            leeway = leeway.total_seconds()
+        if isinstance(leeway, bool) or not isinstance(leeway, _NUMERIC) or leeway < 0:
+            raise ValueError("leeway must be a non-negative number of seconds")
+        self._leeway = float(leeway)
+        if isinstance(required, str):
+            required = (required,)
+        self._required = tuple(required)
+        self._typ = _normalize_typ(typ) if typ is not None else None
+        self._subject = subject
+        self._weak = allow_weak_keys
+        self._header_cache: dict[bytes, tuple[dict[str, Any], Algorithm]] = {}
+        self._raw_by_alg: dict[str, Any] = {}
+
+    @property
+    def key_source(self) -> Key | KeySet | KeyResolver:
+        """The key, key set or resolver this verifier uses."""
+        return self._key
+
+    def __repr__(self) -> str:
+        return (
+            f"Verifier(algorithms={sorted(self._policy.algorithms)!r}, "
+            f"issuer={sorted(self._issuers) if self._issuers else None!r}, "
+            f"audience={sorted(self._audiences) if self._audiences else None!r}, "
+            f"typ={self._typ!r})"
+        )
+
+    # -- header ----------------------------------------------------------------------------
+
+    def _header(self, segment: bytes) -> tuple[dict[str, Any], Algorithm]:
+        cached = self._header_cache.get(segment)
+        if cached is not None:
+            return cached
+        header, algorithm = parse_protected(segment, self._policy)
+        if not check_crit(header):
+            raise MalformedError("a JWT cannot use an unencoded payload (RFC 7797 §7)")
+        typ = header.get("typ")
+        if typ is not None and type(typ) is not str:
+            raise MalformedError("'typ' must be a string")
+        if self._typ is not None:
+            if typ is None:
+                raise InvalidTypeError(f"token has no 'typ'; expected {self._typ!r}")
+            if _normalize_typ(typ) != self._typ:
+                raise InvalidTypeError(f"token 'typ' is not {self._typ!r}")
+        kid = header.get("kid")
+        if kid is not None and type(kid) is not str:
+            raise MalformedError("'kid' must be a string")
+        if len(self._header_cache) >= _HEADER_CACHE_SIZE:
+            self._header_cache.clear()
+        self._header_cache[segment] = (header, algorithm)
+        return header, algorithm
+
+    # -- verification ------------------------------------------------------------------------
+
+    def _finish(
+        self,
+        data: bytes,
+        h: bytes,
+        p: bytes,
+        s: bytes,
+        header: dict[str, Any],
+        algorithm: Algorithm,
+        keys: Sequence[Key] | None,
+        now: float | None,
+    ) -> VerifiedToken:
+        signing_input = data[: len(h) + 1 + len(p)]
+        signature = b64d(s, "signature")
+        key = self._key
+        if keys is None and type(key) is Key:
+            raw = self._raw_by_alg.get(algorithm.name)
+            if raw is None:
+                raw = key.check_usable(algorithm, "verify", self._weak)
+                self._raw_by_alg[algorithm.name] = raw
+            algorithm.verify(raw, signing_input, signature)
+            used = key
+        else:
+            if keys is None:
+                keys = candidate_keys(self._key, header)
+            used = verify_with_keys(keys, algorithm, signing_input, signature, self._weak)
+        claims = _json.loads_object(b64d(p, "payload"), "claims", self._policy.max_depth)
+        self._check_claims(claims, time.time() if now is None else now)
+        return VerifiedToken(header, claims, used)
+
+    def verify_detailed(self, token: str | bytes, now: float | None = None) -> VerifiedToken:
+        """Verify a compact JWT and return header, claims and the key used.
+
+        Args:
+            token: the compact JWT (str or ASCII bytes).
+            now: the current time in seconds since the epoch (default: ``time.time()``).
+
+        Returns:
+            :class:`VerifiedToken`.
+
+        Raises:
+            JWTKitError subclasses: TokenTooLargeError, MalformedError, UnsupportedAlgorithmError,
+            AlgorithmNotAllowedError, UnsupportedCriticalHeaderError, InvalidTypeError,
+            KeyNotFoundError, KeyMismatchError, WeakKeyError, InvalidSignatureError, and the claim
+            errors (ExpiredError, NotYetValidError, ImmatureError, InvalidAudienceError,
+            InvalidIssuerError, MissingClaimError, InvalidClaimError).
+        """
+        data, h, p, s = split_compact(token, self._policy.max_token_size)
+        header, algorithm = self._header(h)
+        return self._finish(data, h, p, s, header, algorithm, None, now)
+
+    def verify(self, token: str | bytes, now: float | None = None) -> dict[str, Any]:
+        """Verify a compact JWT (signature and claims) and return its claims (dict).
+
+        See :meth:`verify_detailed` for arguments and errors (RFC 7519 §7.2, RFC 8725 §3).
+        """
+        return self.verify_detailed(token, now).claims
+
+    async def averify_detailed(self, token: str | bytes, now: float | None = None) -> VerifiedToken:
+        """Like :meth:`verify_detailed`, awaiting the key source's ``aresolve_key`` if it has one
+        (so an async JWK Set client can fetch keys without blocking the event loop)."""
+        data, h, p, s = split_compact(token, self._policy.max_token_size)
+        header, algorithm = self._header(h)
+        keys: Sequence[Key] | None = None
+        aresolve = getattr(self._key, "aresolve_key", None)
+        if aresolve is not None:
+            keys = (await aresolve(header),)
+        return self._finish(data, h, p, s, header, algorithm, keys, now)
+
+    async def averify(self, token: str | bytes, now: float | None = None) -> dict[str, Any]:
+        """Async :meth:`verify`: returns the claims (dict); same errors."""
+        return (await self.averify_detailed(token, now)).claims
+
+    def check_claims(self, claims: Mapping[str, Any], now: float | None = None) -> None:
+        """Check a claims set against this policy (RFC 7519 §4.1), without a signature.
+
+        Raises:
+            the claim errors listed in :meth:`verify_detailed`.
+        """
+        self._check_claims(claims, time.time() if now is None else now)
+
+    def _check_claims(self, c: Mapping[str, Any], now: float) -> None:
+        leeway = self._leeway
+        exp = c.get("exp")
+        if exp is not None:
+            if type(exp) not in _NUMERIC:
+                raise InvalidClaimError("exp", "must be a NumericDate (a JSON number)")
+            if now >= exp + leeway:
+                raise ExpiredError("exp", "the token has expired")
+        nbf = c.get("nbf")
+        if nbf is not None:
+            if type(nbf) not in _NUMERIC:
+                raise InvalidClaimError("nbf", "must be a NumericDate (a JSON number)")
+            if now + leeway < nbf:
+                raise NotYetValidError("nbf", "the token is not valid yet")
+        iat = c.get("iat")
+        if iat is not None:
+            if type(iat) not in _NUMERIC:
+                raise InvalidClaimError("iat", "must be a NumericDate (a JSON number)")
+            if iat > now + leeway:
+                raise ImmatureError("iat", "the token was issued in the future")
+        iss = c.get("iss")
+        if iss is not None and type(iss) is not str:
+            raise InvalidClaimError("iss", "must be a string")
+        if self._issuers is not None:
+            if iss is None:
+                raise MissingClaimError("iss", "the token has no issuer")
+            if iss not in self._issuers:
+                raise InvalidIssuerError("iss", "unexpected issuer")
+        aud = c.get("aud")
+        if aud is not None:
+            if type(aud) is str:
+                auds: Sequence[str] = (aud,)
+            elif type(aud) is list and all(type(a) is str for a in aud):
+                auds = aud
+            else:
+                raise InvalidClaimError("aud", "must be a string or an array of strings")
+            if self._audiences is None:
+                raise InvalidAudienceError(
+                    "aud", "the token has an audience but none is expected (RFC 7519 §4.1.3)"
+                )
+            for a in auds:
+                if a in self._audiences:
+                    break
+            else:
+                raise InvalidAudienceError("aud", "this audience is not accepted")
+        elif self._audiences is not None:
+            raise MissingClaimError("aud", "the token has no audience")
+        sub = c.get("sub")
+        if sub is not None and type(sub) is not str:
+            raise InvalidClaimError("sub", "must be a string")
+        if self._subject is not None and sub != self._subject:
+            raise InvalidClaimError("sub", "unexpected subject")
+        jti = c.get("jti")
+        if jti is not None and type(jti) is not str:
+            raise InvalidClaimError("jti", "must be a string")
+        for name in self._required:
+            if name not in c:
+                raise MissingClaimError(name, "required claim is missing")
+
+
+def decode(
+    token: str | bytes,
+    key: KeyLike,
+    algorithms: Sequence[str],
+    *,
+    audience: str | Sequence[str] | None = None,
+    issuer: str | Sequence[str] | None = None,
+    leeway: float = 0,
+    required: Sequence[str] = (),
+    typ: str | None = None,
+    subject: str | None = None,
+    now: float | None = None,
+    allow_weak_keys: bool = False,
+    max_token_size: int = DEFAULT_MAX_TOKEN_SIZE,
+) -> dict[str, Any]:
+    """Verify a compact JWT's signature and claims and return the claims (RFC 7519 §7.2).
+
+    Same arguments as :class:`Verifier` plus ``token`` (str or bytes) and ``now`` (seconds since
+    the epoch; default ``time.time()``). For many tokens, build a :class:`Verifier` once.
+
+    Returns:
+        The JWT Claims Set (dict).
+
+    Raises:
+        The errors listed in :meth:`Verifier.verify_detailed`.
+    """
+    return Verifier(
+        key,
+        algorithms=algorithms,
+        audience=audience,
+        issuer=issuer,
+        leeway=leeway,
+        required=required,
+        typ=typ,
+        subject=subject,
+        allow_weak_keys=allow_weak_keys,
+        max_token_size=max_token_size,
+    ).verify(token, now)
+
+
+def _claim_value(value: Any) -> Any:
+    if isinstance(value, _dt.datetime):
+        if value.tzinfo is None:
+            raise MalformedError("naive datetime in a date claim: give it a timezone")
+        return int(value.timestamp())
+    return value
+
+
+def encode(
+    claims: Mapping[str, Any],
+    key: Key | bytes | str,
+    algorithm: str | None = None,
+    headers: Mapping[str, Any] | None = None,
+    *,
+    allow_weak_keys: bool = False,
+) -> str:
+    """Sign a JWT Claims Set and return a compact JWT (RFC 7519 §7.1).
+
+    Args:
+        claims: the claims (dict); ``exp``/``nbf``/``iat`` may be numbers (seconds since the
+            epoch) or timezone-aware datetimes.
+        key: a private :class:`~jwtkit.Key` or an HMAC secret (bytes).
+        algorithm: ``alg``; defaults to the key's bound ``alg`` or its type's default.
+        headers: extra header parameters; ``typ`` defaults to ``"JWT"`` (pass ``"at+jwt"`` for
+            access tokens, RFC 9068 §2.1, or ``None`` to omit); ``kid`` defaults to the key's.
+
+    Returns:
+        The compact JWT (str).
+
+    Raises:
+        MalformedError: claims not a JSON object or not serializable; and the errors of
+        :func:`jwtkit.jws.sign`.
+    """
+    if not isinstance(claims, Mapping):
+        raise MalformedError("claims must be a mapping")
+    body = {k: _claim_value(v) if k in _DATE_CLAIMS else v for k, v in claims.items()}
+    merged: dict[str, Any] = {"typ": "JWT"}
+    if headers:
+        merged.update(headers)
+    return sign(_json.dumps(body), key, algorithm, headers=merged, allow_weak_keys=allow_weak_keys)
+
+
+def _split_unverified(token: str | bytes) -> tuple[bytes, bytes]:
+    _, h, p, _ = split_compact(token, DEFAULT_MAX_TOKEN_SIZE)
+    return h, p
+
+
+def get_unverified_header(token: str | bytes) -> dict[str, Any]:
+    """Return a compact JWS/JWT's header WITHOUT verifying anything (RFC 7515 §5.2 steps 1-3).
+
+    Raises:
+        MalformedError / TokenTooLargeError: not a well-formed compact token.
+    """
+    h, _ = _split_unverified(token)
+    if len(h) > DEFAULT_MAX_HEADER_SIZE:
+        raise MalformedError("header is larger than the configured cap")
+    return _json.loads_object(b64d(h, "header"), "header")  # type: ignore[no-any-return]
+
+
+def decode_unverified(token: str | bytes) -> dict[str, Any]:
+    """Return a compact JWT's claims WITHOUT verifying the signature or any claim.
+
+    Never use the result for an authorization decision.
+
+    Raises:
+        MalformedError / TokenTooLargeError: not a well-formed compact JWT.
+    """
+    h, p = _split_unverified(token)
+    header = _json.loads_object(b64d(h, "header"), "header")
+    try:
+        if not check_crit(header):
+            raise MalformedError("a JWT cannot use an unencoded payload (RFC 7797 §7)")
+    except JWTKitError as exc:
+        raise MalformedError(exc.message) from None
+    return _json.loads_object(b64d(p, "payload"), "claims")  # type: ignore[no-any-return]
