@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import binascii
 import re
 
@@ -53,11 +52,15 @@ def b64d(data: str | bytes, what: str = "segment") -> bytes:
     return _b64decode(raw.translate(_URL_TO_STD))
 
 
+_STD_TO_URL = bytes.maketrans(b"+/", b"-_")
+_b64encode = binascii.b2a_base64
+
+
 def b64e(data: bytes) -> bytes:
     """Encode bytes as unpadded base64url (RFC 7515 §2); returns ASCII bytes."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=")
+    return _b64encode(data, newline=False).rstrip(b"=").translate(_STD_TO_URL)
 
 
 def b64e_str(data: bytes) -> str:
     """Encode bytes as unpadded base64url (RFC 7515 §2); returns str."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    return _b64encode(data, newline=False).rstrip(b"=").translate(_STD_TO_URL).decode("ascii")

@@ -83,6 +83,9 @@ def loads_object(data: bytes | str, what: str = "JSON", max_depth: int = DEFAULT
     return obj
 
 
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
 def dumps(obj: Any) -> bytes:
     """Serialize to compact UTF-8 JSON bytes (no NaN/Infinity; non-ASCII kept as UTF-8).
 
@@ -90,8 +93,6 @@ def dumps(obj: Any) -> bytes:
         MalformedError: the value is not JSON-serializable or contains NaN/Infinity.
     """
     try:
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
-            "utf-8"
-        )
+        return _encode(obj).encode("utf-8")
     except (TypeError, ValueError) as exc:
         raise MalformedError(f"value is not JSON-serializable: {exc}") from None

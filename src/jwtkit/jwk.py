@@ -156,6 +156,7 @@ class Key:
     """
 
     __slots__ = (
+        "__weakref__",
         "_public_raw",
         "alg",
         "crv",
@@ -790,7 +791,8 @@ class KeySet:
                 members of a known type still fail.
 
         Raises:
-            InvalidKeyError: not a JWK Set, a bad member, or duplicate ``kid``.
+            InvalidKeyError: not a JWK Set, a bad member, duplicate ``kid``, or public keys mixed
+                with private keys or secrets.
         """
         if isinstance(jwks, str | bytes):
             try:
@@ -814,6 +816,10 @@ class KeySet:
                 )
                 if not (skip_unusable and unsupported):
                     raise
+        if len({k.is_private for k in keys}) > 1:
+            # Secrets or private keys beside public keys: a published set holds public keys only
+            # (Wycheproof json_web_key_test "MixedKeySet"; RFC 8725 §3.1 key confusion).
+            raise InvalidKeyError("a JWK Set must not mix public keys with private keys/secrets")
         return cls(keys)
 
     def __len__(self) -> int:

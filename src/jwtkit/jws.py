@@ -322,9 +322,8 @@ def _verify_compact(
     if detached_payload is not None:
         if p:
             raise MalformedError("payload given twice: in the token and as detached_payload")
+        # A detached unencoded payload may contain '.' (RFC 7797 §5.2): it is not in the token.
         payload_seg = b64e(detached_payload) if b64 else detached_payload
-        if not b64 and b"." in payload_seg:
-            raise MalformedError("an unencoded compact payload cannot contain '.'")
         signing_input = h + b"." + payload_seg
     else:
         signing_input = data[: len(h) + 1 + len(p)]
@@ -420,9 +419,10 @@ def _verify_json(
         return VerifiedJWS(payload, header, protected, key)
     if len(errors) == 1:
         raise errors[0]
-    if all(isinstance(e, InvalidSignatureError) for e in errors):
+    # A signature that was checked and failed says more than the others being skipped.
+    if any(isinstance(e, InvalidSignatureError) for e in errors):
         raise InvalidSignatureError
-    raise next(e for e in errors if not isinstance(e, InvalidSignatureError))
+    raise errors[0]
 
 
 def verify_detailed(
@@ -497,9 +497,19 @@ def _signing_key(key: Key | bytes | str) -> Key:
     raise TypeError(f"signing key must be a Key or bytes, not {type(key).__name__}")
 
 
-def _protected(
+def protected_header(
     key: Key, algorithm: str | None, headers: Mapping[str, Any] | None, b64: bool
 ) -> tuple[dict[str, Any], Algorithm]:
+    """Build a protected header: ``alg`` first, the key's ``kid``, then ``headers`` (a None value
+    removes a member); adds ``b64``/``crit`` for unencoded payloads (RFC 7797 §3).
+
+    Returns:
+        (header dict, :class:`~jwtkit.jwa.Algorithm`).
+
+    Raises:
+        MalformedError: ``headers['alg']`` disagrees with ``algorithm``;
+        UnsupportedAlgorithmError: unknown ``alg``.
+    """
     header: dict[str, Any] = {}
     extra = dict(headers or {})
     alg = algorithm or extra.get("alg") or key.default_alg
@@ -567,13 +577,13 @@ def sign(
         b64 = check_crit(header)
         h = encoded_header.encode("ascii")
     else:
-        header, algobj = _protected(skey, algorithm, headers, b64)
+        header, algobj = protected_header(skey, algorithm, headers, b64)
         h = b64e(_json.dumps(header))
     raw = skey.check_usable(algobj, "sign", allow_weak_keys)
     if b64:
         p = b64e(body)
     else:
-        if b"." in body:
+        if b"." in body and not detached:  # RFC 7797 §5.2; a detached payload may contain '.'
             raise MalformedError("an unencoded compact payload cannot contain '.'")
         p = body
     signature = algobj.sign(raw, h + b"." + p)
@@ -621,15 +631,18 @@ def sign_json(
     entries = []
     for key, alg, protected, unprotected in signers:
         skey = _signing_key(key)
-        header, algobj = _protected(skey, alg, protected, b64)
         unprot = dict(unprotected or {})
+        header, algobj = protected_header(skey, alg or unprot.get("alg"), protected, b64)
         if "kid" in unprot:
             header.pop("kid", None)
+        if "alg" in unprot:  # alg in the unprotected header (RFC 7515 §7.2.1, RFC 7520 §4.7)
+            if unprot["alg"] != header.pop("alg"):
+                raise MalformedError("unprotected 'alg' disagrees with the signer's alg")
         if header.keys() & unprot.keys():
             raise MalformedError("protected and unprotected header names must be disjoint")
-        h = b64e(_json.dumps(header))
+        h = b64e(_json.dumps(header)) if header else b""
         raw = skey.check_usable(algobj, "sign", allow_weak_keys)
-        entry: dict[str, Any] = {"protected": h.decode("ascii")}
+        entry: dict[str, Any] = {"protected": h.decode("ascii")} if h else {}
         if unprot:
             entry["header"] = unprot
         entry["signature"] = b64e(algobj.sign(raw, h + b"." + p)).decode("ascii")

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from jwtkit import _json
-from jwtkit._b64 import b64d
+from jwtkit._b64 import b64d, b64e
 from jwtkit.errors import (
     ExpiredError,
     ImmatureError,
@@ -40,7 +41,7 @@ from jwtkit.jws import (
     candidate_keys,
     check_crit,
     parse_protected,
-    sign,
+    protected_header,
     split_compact,
     verify_with_keys,
 )
@@ -57,6 +58,10 @@ __all__ = [
 _NUMERIC = (int, float)
 _HEADER_CACHE_SIZE = 256
 _DATE_CLAIMS = ("exp", "nbf", "iat")
+# Prepared (encoded header + ".", algorithm, key object) per signing key and header options.
+_SIGN_CACHE: weakref.WeakKeyDictionary[Key, dict[tuple[Any, ...], tuple[bytes, Algorithm, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _normalize_typ(value: str) -> str:
@@ -414,21 +419,59 @@ def encode(
         algorithm: ``alg``; defaults to the key's bound ``alg`` or its type's default.
         headers: extra header parameters; ``typ`` defaults to ``"JWT"`` (pass ``"at+jwt"`` for
             access tokens, RFC 9068 §2.1, or ``None`` to omit); ``kid`` defaults to the key's.
+        allow_weak_keys: allow RSA keys < 2048 bits and HMAC secrets shorter than the hash.
 
     Returns:
         The compact JWT (str).
 
     Raises:
         MalformedError: claims not a JSON object or not serializable; and the errors of
-        :func:`jwtkit.jws.sign`.
+        :func:`jwtkit.jws.sign` (UnsupportedAlgorithmError, KeyMismatchError, WeakKeyError,
+        InvalidKeyError).
     """
     if not isinstance(claims, Mapping):
         raise MalformedError("claims must be a mapping")
-    body = {k: _claim_value(v) if k in _DATE_CLAIMS else v for k, v in claims.items()}
-    merged: dict[str, Any] = {"typ": "JWT"}
-    if headers:
-        merged.update(headers)
-    return sign(_json.dumps(body), key, algorithm, headers=merged, allow_weak_keys=allow_weak_keys)
+    body = claims
+    for name in _DATE_CLAIMS:
+        if isinstance(claims.get(name), _dt.datetime):
+            body = {k: _claim_value(v) if k in _DATE_CLAIMS else v for k, v in claims.items()}
+            break
+    if type(key) is not Key:
+        key = Key.from_secret(key)  # type: ignore[arg-type]
+    prepared = None
+    cache_key: tuple[Any, ...] = (
+        key.kid,
+        key.alg,
+        algorithm,
+        allow_weak_keys,
+        tuple(headers.items()) if headers else (),
+    )
+    cacheable = True
+    per_key = _SIGN_CACHE.get(key)
+    try:
+        if per_key is not None:
+            prepared = per_key.get(cache_key)
+    except TypeError:  # unhashable header values: no caching
+        cacheable = False
+    if prepared is None:
+        merged: dict[str, Any] = {"typ": "JWT"}
+        if headers:
+            merged.update(headers)
+        header, algobj = protected_header(key, algorithm, merged, True)
+        raw = key.check_usable(algobj, "sign", allow_weak_keys)
+        prepared = (b64e(_json.dumps(header)) + b".", algobj, raw)
+        if cacheable:
+            try:
+                if per_key is None:
+                    per_key = _SIGN_CACHE[key] = {}
+                elif len(per_key) >= _HEADER_CACHE_SIZE:
+                    per_key.clear()
+                per_key[cache_key] = prepared
+            except TypeError:
+                pass
+    head, algobj, raw = prepared
+    signing_input = head + b64e(_json.dumps(body))
+    return (signing_input + b"." + b64e(algobj.sign(raw, signing_input))).decode("ascii")
 
 
 def _split_unverified(token: str | bytes) -> tuple[bytes, bytes]:

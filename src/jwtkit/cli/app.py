@@ -29,8 +29,9 @@ def build_app() -> typer.Typer:
         pretty_exceptions_enable=False,
         add_completion=False,
     )
-    keys_app = typer.Typer(help="Generate, convert and publish keys (JWK, PEM, JWK Set).",
-                           no_args_is_help=True)
+    keys_app = typer.Typer(
+        help="Generate, convert and publish keys (JWK, PEM, JWK Set).", no_args_is_help=True
+    )
     app.add_typer(keys_app, name="keys")
     for name in _GROUPS:
         try:

@@ -1,0 +1,494 @@
+"""A cached client for a remote JWK Set (RFC 7517 §5), found directly or through issuer metadata.
+
+:class:`JWKSClient` fetches the issuer's JWK Set over HTTP(S) with httpx, caches it for the
+``Cache-Control: max-age`` the issuer sends (RFC 9111 §5.2.2.1), clamped to configured bounds, and
+implements the :class:`jwtkit.jwk.KeyResolver` protocol, so a :class:`jwtkit.Verifier` takes it as
+its key source::
+
+    client = JWKSClient.from_issuer("https://issuer.example")
+    verifier = jwtkit.Verifier(client, algorithms=["ES256"], issuer="https://issuer.example",
+                               audience="https://api.example", typ="at+jwt")
+    claims = verifier.verify(token)            # sync: fetches with httpx.Client when needed
+    claims = await verifier.averify(token)     # async: fetches with httpx.AsyncClient
+
+Behaviour:
+
+* discovery: :meth:`JWKSClient.from_issuer` reads RFC 8414 authorization server metadata
+  (``/.well-known/oauth-authorization-server``), falling back to OpenID Connect Discovery 1.0 §4
+  (``/.well-known/openid-configuration``), and requires the metadata's ``issuer`` to equal the
+  issuer URL exactly (RFC 8414 §3.3);
+* a token whose ``kid`` is unknown triggers a refetch, at most once per ``refetch_cooldown``
+  seconds, so forged ``kid`` values cannot make us hammer the issuer;
+* one fetch is in flight at a time (a :class:`threading.Lock` for the sync path, an
+  :class:`asyncio.Lock` per event loop for the async path); callers that waited for a fetch use
+  its result instead of fetching again;
+* when the issuer is unreachable the cached keys keep being served for ``max_stale`` seconds
+  after they expired; after that, :class:`~jwtkit.errors.JWKSFetchError` is raised;
+* it never fetches a URL taken from a token: ``jku`` and ``x5u`` header parameters are ignored
+  (RFC 8725 §3.10); redirects are not followed;
+* keys the client does not understand are skipped (RFC 7517 §5: "implementations SHOULD ignore
+  JWKs within a JWK Set that use kty values that are not understood"); keys named with the
+  RFC 9864 fully-specified algorithm names (``alg: "Ed25519"``) are accepted as well as ``EdDSA``.
+
+httpx is imported lazily, when the first fetch happens, so ``import jwtkit`` does not load it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import logging
+import re
+import threading
+import time
+import weakref
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from jwtkit.errors import JWKSFetchError, JWTKitError, KeyNotFoundError
+
+if TYPE_CHECKING:
+    import httpx
+
+    from jwtkit.jwk import Key, KeySet
+
+__all__ = ["JWKSClient"]
+
+logger = logging.getLogger("jwtkit.jwks_client")
+
+_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d{1,10})\"?\s*(?:,|$)", re.IGNORECASE)
+_NO_CACHE = re.compile(r"(?:^|,)\s*(?:no-store|no-cache)\s*(?:,|=|$)", re.IGNORECASE)
+_ACCEPT = "application/jwk-set+json, application/json;q=0.9"
+_LOOPBACK_NAMES = ("localhost",)
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host is None:
+        return False
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_url(url: str, *, allow_http: bool, what: str) -> str:
+    """Return ``url`` if it is an absolute https URL (or http on loopback / when allowed)."""
+    if not isinstance(url, str):
+        raise JWKSFetchError(f"{what} is not a string")
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return url
+    if parts.scheme == "http" and parts.hostname and (allow_http or _is_loopback(parts.hostname)):
+        return url
+    raise JWKSFetchError(f"{what} must be an absolute https URL: {url!r}")
+
+
+def metadata_urls(issuer: str) -> list[str]:
+    """Return the metadata URLs to try for ``issuer`` (list of str), in order.
+
+    RFC 8414 §3.1 inserts ``/.well-known/oauth-authorization-server`` between the host and the
+    issuer's path; OpenID Connect Discovery 1.0 §4 appends ``/.well-known/openid-configuration``
+    to the issuer (and, as widely deployed, RFC 8414 §5 allows the same insertion rule for it).
+    """
+    parts = urlsplit(issuer)
+    path = parts.path.rstrip("/")
+    rfc8414 = urlunsplit(
+        (parts.scheme, parts.netloc, "/.well-known/oauth-authorization-server" + path, "", "")
+    )
+    oidc = urlunsplit(
+        (parts.scheme, parts.netloc, path + "/.well-known/openid-configuration", "", "")
+    )
+    return [rfc8414, oidc]
+
+
+def parse_max_age(cache_control: str | None, age: str | None = None) -> float | None:
+    """Return the freshness lifetime in seconds from a ``Cache-Control`` header (RFC 9111 §5.2.2).
+
+    ``no-store``/``no-cache`` give 0; ``max-age=N`` gives N minus the ``Age`` header (if any);
+    no usable directive gives None.
+    """
+    if not cache_control:
+        return None
+    if _NO_CACHE.search(cache_control):
+        return 0.0
+    match = _MAX_AGE.search(cache_control)
+    if match is None:
+        return None
+    value = float(match.group(1))
+    if age is not None and age.strip().isdigit():
+        value -= float(age.strip())
+    return max(value, 0.0)
+
+
+class JWKSClient:
+    """Fetches, caches and serves the keys of a remote JWK Set; a :class:`KeyResolver`.
+
+    Args:
+        jwks_uri: the JWK Set URL (str, https; http is accepted for loopback hosts or with
+            ``allow_http=True``). Use :meth:`from_issuer` to find it through issuer metadata.
+        min_ttl: lower bound, in seconds, for how long a fetched set is fresh (default 60).
+        max_ttl: upper bound, in seconds (default 86400).
+        default_ttl: freshness, in seconds, when the response has no ``max-age`` (default 300).
+        refetch_cooldown: minimum seconds between two fetches forced by an unknown ``kid`` or
+            retried after a failure (default 10).
+        max_stale: seconds after expiry during which cached keys are still served when the
+            issuer cannot be reached (default 3600; 0 disables).
+        timeout: HTTP timeout in seconds for connect/read/write/pool (default 5).
+        max_response_bytes: cap on the size of a JWK Set or metadata document (default 512 KiB).
+        allow_http: allow plain ``http`` URLs for non-loopback hosts (default False).
+        headers: extra request headers (e.g. ``User-Agent``).
+        clock: monotonic clock in seconds (injectable for tests; default :func:`time.monotonic`).
+        http_client: an ``httpx.Client`` to use for sync fetches (default: one per fetch).
+        async_http_client: an ``httpx.AsyncClient`` for async fetches (default: one per fetch).
+
+    Raises (from the resolve methods): :class:`~jwtkit.errors.KeyNotFoundError` when no key
+    matches even after a refetch, :class:`~jwtkit.errors.JWKSFetchError` when the set cannot be
+    fetched and no usable cached copy exists.
+    """
+
+    def __init__(
+        self,
+        jwks_uri: str | None,
+        *,
+        issuer: str | None = None,
+        min_ttl: float = 60.0,
+        max_ttl: float = 86400.0,
+        default_ttl: float = 300.0,
+        refetch_cooldown: float = 10.0,
+        max_stale: float = 3600.0,
+        timeout: float = 5.0,
+        max_response_bytes: int = 512 * 1024,
+        allow_http: bool = False,
+        headers: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        if jwks_uri is None and issuer is None:
+            raise ValueError("give jwks_uri or issuer")
+        if not 0 <= min_ttl <= max_ttl:
+            raise ValueError("need 0 <= min_ttl <= max_ttl")
+        self.allow_http = allow_http
+        self.jwks_uri = (
+            _check_url(jwks_uri, allow_http=allow_http, what="jwks_uri")
+            if jwks_uri is not None
+            else None
+        )
+        self.issuer = issuer
+        self.metadata: dict[str, Any] | None = None
+        self.min_ttl = float(min_ttl)
+        self.max_ttl = float(max_ttl)
+        self.default_ttl = min(max(float(default_ttl), self.min_ttl), self.max_ttl)
+        self.refetch_cooldown = float(refetch_cooldown)
+        self.max_stale = float(max_stale)
+        self.timeout = float(timeout)
+        self.max_response_bytes = int(max_response_bytes)
+        self.headers = {"Accept": _ACCEPT, **dict(headers or {})}
+        self.clock = clock
+        self._http_client = http_client
+        self._async_http_client = async_http_client
+        self._keyset: KeySet | None = None
+        self._expires_at = 0.0  # clock time at which the cached set stops being fresh
+        self._last_attempt: float | None = None  # clock time of the last fetch attempt
+        self._completed = 0  # counts finished fetch attempts (single flight: waiters compare it)
+        self._in_flight = False
+        self._last_error: JWKSFetchError | None = None
+        self.fetch_count = 0  # successful or failed HTTP fetches of the JWK Set (for metrics)
+        self._lock = threading.Lock()
+        self._alocks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def __repr__(self) -> str:
+        return f"JWKSClient(jwks_uri={self.jwks_uri!r}, issuer={self.issuer!r})"
+
+    @classmethod
+    def from_issuer(cls, issuer: str, **kwargs: Any) -> JWKSClient:
+        """Return a client whose JWK Set URL comes from ``issuer``'s metadata.
+
+        The metadata (RFC 8414 §3, falling back to OpenID Connect Discovery 1.0 §4) is fetched
+        lazily, on first use, by the sync or the async path; its ``issuer`` must equal ``issuer``
+        exactly (RFC 8414 §3.3) and its ``jwks_uri`` must be an https URL (or http on loopback).
+
+        Args:
+            issuer: the issuer identifier URL (str), exactly as it appears in tokens' ``iss``.
+            **kwargs: the same keyword options as :class:`JWKSClient`.
+
+        Raises:
+            JWKSFetchError: ``issuer`` is not an acceptable URL.
+        """
+        _check_url(issuer, allow_http=bool(kwargs.get("allow_http")), what="issuer")
+        return cls(None, issuer=issuer, **kwargs)
+
+    # -- public API ------------------------------------------------------------------------
+
+    @property
+    def keyset(self) -> KeySet | None:
+        """The cached :class:`~jwtkit.jwk.KeySet`, or None before the first successful fetch."""
+        return self._keyset
+
+    def get_keyset(self, *, force: bool = False) -> KeySet:
+        """Return the JWK Set, fetching it (sync) when the cache is not fresh.
+
+        Args:
+            force: refetch even if fresh (still subject to ``refetch_cooldown``).
+
+        Raises:
+            JWKSFetchError: the fetch failed and no cached set is within ``max_stale``.
+        """
+        need, gen = self._need_fetch(force)
+        if need:
+            with self._lock:
+                if self._completed == gen:  # nobody fetched while we waited for the lock
+                    self._fetch_sync()
+        return self._serve()
+
+    async def aget_keyset(self, *, force: bool = False) -> KeySet:
+        """Async :meth:`get_keyset`: fetches with ``httpx.AsyncClient`` under an asyncio lock."""
+        need, gen = self._need_fetch(force)
+        if need:
+            async with self._async_lock():
+                if self._completed == gen:
+                    await self._fetch_async()
+        return self._serve()
+
+    def resolve_key(self, header: Mapping[str, Any]) -> Key:
+        """Return the key for a JWS protected header (KeyResolver protocol, RFC 7515 §4.1.4).
+
+        Looks the ``kid`` (and ``alg``) up in the cached set; when nothing matches, refetches
+        once (subject to ``refetch_cooldown``) and looks again. ``jku``/``x5u`` are ignored.
+
+        Raises:
+            KeyNotFoundError: no key matches. JWKSFetchError: no usable JWK Set.
+        """
+        keyset = self.get_keyset()
+        try:
+            return keyset.resolve_key(header)
+        except KeyNotFoundError:
+            fresh = self.get_keyset(force=True)
+            if fresh is keyset:
+                raise
+            return fresh.resolve_key(header)
+
+    async def aresolve_key(self, header: Mapping[str, Any]) -> Key:
+        """Async :meth:`resolve_key` (KeyResolver protocol); never blocks the event loop."""
+        keyset = self._fresh_keyset()
+        if keyset is None:
+            keyset = await self.aget_keyset()
+        try:
+            return keyset.resolve_key(header)
+        except KeyNotFoundError:
+            fresh = await self.aget_keyset(force=True)
+            if fresh is keyset:
+                raise
+            return fresh.resolve_key(header)
+
+    def invalidate(self) -> None:
+        """Mark the cached set as expired (it stays usable as a stale copy)."""
+        self._expires_at = 0.0
+
+    # -- cache logic -----------------------------------------------------------------------
+
+    def _fresh_keyset(self) -> KeySet | None:
+        if self._keyset is not None and self.clock() < self._expires_at:
+            return self._keyset
+        return None
+
+    def _need_fetch(self, force: bool) -> tuple[bool, int]:
+        """Decide whether to fetch or wait for a fetch; returns (need, completed counter seen)."""
+        now = self.clock()
+        gen = self._completed
+        fresh = self._keyset is not None and now < self._expires_at
+        if fresh and not force:
+            return False, gen
+        if self._in_flight:
+            return True, gen  # wait for the fetch in flight and use its result
+        if self._last_attempt is not None and now - self._last_attempt < self.refetch_cooldown:
+            # Recently tried: a forced refetch waits for the cooldown, and a failed refresh is
+            # not retried on every request. With no keys at all, report the last error.
+            return False, gen
+        return True, gen
+
+    def _serve(self) -> KeySet:
+        keyset = self._keyset
+        if keyset is None:
+            raise self._last_error or JWKSFetchError("JWK Set not fetched yet")
+        now = self.clock()
+        if now >= self._expires_at + self.max_stale:
+            raise JWKSFetchError(
+                "JWK Set is stale beyond max_stale and could not be refreshed"
+                + (f": {self._last_error.message}" if self._last_error else "")
+            )
+        return keyset
+
+    def _ttl(self, response: httpx.Response) -> float:
+        ttl = parse_max_age(response.headers.get("cache-control"), response.headers.get("age"))
+        if ttl is None:
+            return self.default_ttl
+        return min(max(ttl, self.min_ttl), self.max_ttl)
+
+    def _begin(self) -> None:
+        self._in_flight = True
+        self._last_attempt = self.clock()
+
+    def _end(self) -> None:
+        self._completed += 1
+        self._in_flight = False
+
+    def _succeed(self, keyset: KeySet, ttl: float) -> None:
+        self._keyset = keyset
+        self._expires_at = self.clock() + ttl
+        self._last_error = None
+
+    def _fail(self, exc: JWKSFetchError) -> None:
+        self._last_error = exc
+        logger.warning("jwtkit: JWK Set fetch failed (%s); serving cached keys if any", exc)
+
+    # -- parsing ---------------------------------------------------------------------------
+
+    def _read_json(self, response: httpx.Response, what: str) -> Any:
+        if response.status_code != 200:
+            raise JWKSFetchError(f"{what}: HTTP status {response.status_code}")
+        body = response.content
+        if len(body) > self.max_response_bytes:
+            raise JWKSFetchError(f"{what}: response larger than {self.max_response_bytes} bytes")
+        try:
+            return json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise JWKSFetchError(f"{what}: response is not JSON") from exc
+
+    def _parse_jwks(self, doc: Any) -> KeySet:
+        from jwtkit.jwk import Key, KeySet
+
+        if not isinstance(doc, dict) or not isinstance(doc.get("keys"), list):
+            raise JWKSFetchError("JWK Set: not a JSON object with a 'keys' array (RFC 7517 §5)")
+        keys: list[Key] = []
+        for entry in doc["keys"]:
+            if not isinstance(entry, dict):
+                continue
+            if entry.get("use") not in (None, "sig"):
+                continue  # encryption keys never verify signatures (RFC 7517 §4.2)
+            try:
+                key = Key.from_jwk(entry)
+            except JWTKitError as exc:  # unknown kty/crv/alg: skip (RFC 7517 §5)
+                logger.info("jwtkit: skipping a JWK (kid=%r): %s", entry.get("kid"), exc)
+                continue
+            if key.is_private or key.is_symmetric:
+                # A public JWK Set must hold public keys only; never verify with a shared secret
+                # served over the network, and never keep private material around.
+                if key.is_symmetric:
+                    continue
+                key = key.public()
+            keys.append(key)
+        try:
+            return KeySet(keys)
+        except JWTKitError as exc:  # e.g. two keys of one type share a kid
+            raise JWKSFetchError(f"JWK Set: {exc.message}") from exc
+
+    def _parse_metadata(self, doc: Any) -> str:
+        if not isinstance(doc, dict):
+            raise JWKSFetchError("issuer metadata is not a JSON object")
+        if doc.get("issuer") != self.issuer:
+            raise JWKSFetchError(
+                "issuer metadata 'issuer' does not match the issuer URL (RFC 8414 §3.3)"
+            )
+        jwks_uri = doc.get("jwks_uri")
+        if not isinstance(jwks_uri, str):
+            raise JWKSFetchError("issuer metadata has no 'jwks_uri'")
+        self.metadata = doc
+        return _check_url(jwks_uri, allow_http=self.allow_http, what="jwks_uri")
+
+    # -- sync I/O --------------------------------------------------------------------------
+
+    def _sync_get(self, url: str) -> httpx.Response:
+        import httpx
+
+        try:
+            if self._http_client is not None:
+                return self._http_client.get(url, headers=self.headers, follow_redirects=False)
+            with httpx.Client(timeout=self.timeout, follow_redirects=False) as client:
+                return client.get(url, headers=self.headers)
+        except httpx.HTTPError as exc:
+            raise JWKSFetchError(f"GET {url}: {type(exc).__name__}") from exc
+
+    def _discover_sync(self) -> str:
+        assert self.issuer is not None
+        last: JWKSFetchError | None = None
+        for url in metadata_urls(self.issuer):
+            try:
+                response = self._sync_get(url)
+                if response.status_code == 404:
+                    last = JWKSFetchError(f"GET {url}: HTTP status 404")
+                    continue
+                return self._parse_metadata(self._read_json(response, "issuer metadata"))
+            except JWKSFetchError as exc:
+                last = exc
+        raise last or JWKSFetchError("no issuer metadata")
+
+    def _fetch_sync(self) -> None:
+        self._begin()
+        try:
+            if self.jwks_uri is None:
+                self.jwks_uri = self._discover_sync()
+            self.fetch_count += 1
+            response = self._sync_get(self.jwks_uri)
+            keyset = self._parse_jwks(self._read_json(response, "JWK Set"))
+            self._succeed(keyset, self._ttl(response))
+        except JWKSFetchError as exc:
+            self._fail(exc)
+        finally:
+            self._end()
+
+    # -- async I/O -------------------------------------------------------------------------
+
+    def _async_lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        lock = self._alocks.get(loop)
+        if lock is None:
+            lock = self._alocks[loop] = asyncio.Lock()
+        return lock
+
+    async def _async_get(self, url: str) -> httpx.Response:
+        import httpx
+
+        try:
+            if self._async_http_client is not None:
+                return await self._async_http_client.get(
+                    url, headers=self.headers, follow_redirects=False
+                )
+            async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
+                return await client.get(url, headers=self.headers)
+        except httpx.HTTPError as exc:
+            raise JWKSFetchError(f"GET {url}: {type(exc).__name__}") from exc
+
+    async def _discover_async(self) -> str:
+        assert self.issuer is not None
+        last: JWKSFetchError | None = None
+        for url in metadata_urls(self.issuer):
+            try:
+                response = await self._async_get(url)
+                if response.status_code == 404:
+                    last = JWKSFetchError(f"GET {url}: HTTP status 404")
+                    continue
+                return self._parse_metadata(self._read_json(response, "issuer metadata"))
+            except JWKSFetchError as exc:
+                last = exc
+        raise last or JWKSFetchError("no issuer metadata")
+
+    async def _fetch_async(self) -> None:
+        self._begin()
+        try:
+            if self.jwks_uri is None:
+                self.jwks_uri = await self._discover_async()
+            self.fetch_count += 1
+            response = await self._async_get(self.jwks_uri)
+            keyset = self._parse_jwks(self._read_json(response, "JWK Set"))
+            self._succeed(keyset, self._ttl(response))
+        except JWKSFetchError as exc:
+            self._fail(exc)
+        finally:
+            self._end()

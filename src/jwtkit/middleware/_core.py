@@ -1,0 +1,306 @@
+"""Framework-neutral bearer-token checking shared by the ASGI and WSGI integrations.
+
+RFC 6750 (bearer tokens), RFC 9068 (JWT profile for OAuth 2.0 access tokens).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from jwtkit.errors import JWKSFetchError, JWTKitError, RevokedError
+
+if TYPE_CHECKING:
+    from jwtkit.jwt import Verifier
+    from jwtkit.revocation import Denylist
+
+__all__ = [
+    "AuthError",
+    "BearerGuard",
+    "Principal",
+    "access_token_verifier",
+    "parse_scopes",
+]
+
+# RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+# What we say about each error code: fixed strings only (RFC 6750 §3: error_description is
+# %x20-21 / %x23-5B / %x5D-7E), so nothing from the token is echoed into a header.
+_DESCRIPTIONS: dict[str, str] = {
+    "malformed": "the access token is malformed",
+    "token_too_large": "the access token is too large",
+    "unsupported_algorithm": "the access token's alg is not supported",
+    "alg_not_allowed": "the access token's alg is not allowed",
+    "unsupported_crit": "the access token has an unsupported crit header",
+    "invalid_key": "no usable key for the access token",
+    "weak_key": "no usable key for the access token",
+    "key_mismatch": "the access token's key does not fit its alg",
+    "key_not_found": "no key matches the access token's kid",
+    "invalid_signature": "the access token's signature is invalid",
+    "invalid_typ": "the token is not an access token (typ)",
+    "invalid_claim": "the access token has an invalid claim",
+    "missing_claim": "the access token lacks a required claim",
+    "expired": "the access token expired",
+    "not_yet_valid": "the access token is not valid yet",
+    "iat_in_future": "the access token was issued in the future",
+    "invalid_audience": "the access token is not meant for this audience",
+    "invalid_issuer": "the access token is from an unexpected issuer",
+    "revoked": "the access token has been revoked",
+}
+_GENERIC = "the access token is invalid"
+
+
+def _quote(value: str) -> str:
+    """Return ``value`` as an RFC 9110 quoted-string limited to RFC 6750's safe characters."""
+    safe = "".join(c for c in value if 0x20 <= ord(c) <= 0x7E and c not in '"\\')
+    return f'"{safe}"'
+
+
+def parse_scopes(claims: Mapping[str, Any]) -> frozenset[str]:
+    """Return the scopes of verified access-token claims (frozenset of str).
+
+    Reads ``scope``, a space-separated string (RFC 9068 §2.2.3, RFC 8693 §4.2); a JSON array
+    of strings in ``scope`` or ``scp`` is accepted too, as some issuers send one.
+    """
+    value = claims.get("scope", claims.get("scp"))
+    if isinstance(value, str):
+        return frozenset(value.split())
+    if isinstance(value, list | tuple):
+        return frozenset(v for v in value if isinstance(v, str))
+    return frozenset()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who the verified access token speaks for, handed to request handlers.
+
+    Attributes:
+        claims: the verified claims (dict).
+        subject: ``sub`` (str or None).
+        scopes: granted scopes (frozenset of str).
+        client_id: ``client_id`` (RFC 9068 §2.2; str or None).
+        token: the raw access token (str), to forward to downstream services.
+    """
+
+    claims: Mapping[str, Any]
+    subject: str | None
+    scopes: frozenset[str]
+    client_id: str | None
+    token: str = field(repr=False)
+
+    def has_scopes(self, *scopes: str) -> bool:
+        """Return True when every scope in ``scopes`` was granted."""
+        return set(scopes) <= self.scopes
+
+    @classmethod
+    def from_claims(cls, claims: Mapping[str, Any], token: str) -> Principal:
+        """Build a principal from verified claims and the raw token."""
+        sub = claims.get("sub")
+        client_id = claims.get("client_id")
+        return cls(
+            claims=claims,
+            subject=sub if isinstance(sub, str) else None,
+            scopes=parse_scopes(claims),
+            client_id=client_id if isinstance(client_id, str) else None,
+            token=token,
+        )
+
+
+class AuthError(Exception):
+    """An authentication or authorization failure, ready to be sent as an HTTP response.
+
+    Attributes:
+        status: HTTP status (int): 401, 403, 400, or 503 when keys cannot be fetched.
+        error: OAuth error code (``invalid_token``, ``insufficient_scope``, ``invalid_request``)
+            or None when the request carried no credentials (RFC 6750 §3.1).
+        description: human-readable description (str or None), safe for a header.
+        code: the jwtkit error code behind it (str or None), for logs and tests.
+        headers: response headers (dict of str), including ``WWW-Authenticate``.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        error: str | None,
+        description: str | None,
+        *,
+        realm: str,
+        scope: Iterable[str] = (),
+        code: str | None = None,
+    ) -> None:
+        self.status = status
+        self.error = error
+        self.description = description
+        self.code = code
+        params = [f"realm={_quote(realm)}"]
+        if error is not None:
+            params.append(f"error={_quote(error)}")
+            if description:
+                params.append(f"error_description={_quote(description)}")
+        scopes = " ".join(sorted(scope))
+        if scopes:
+            params.append(f"scope={_quote(scopes)}")
+        self.headers: dict[str, str] = {"WWW-Authenticate": "Bearer " + ", ".join(params)}
+        if status == 503:
+            self.headers = {"Retry-After": "5"}
+        super().__init__(description or error or "authentication required")
+
+    def body(self) -> dict[str, str]:
+        """Return the JSON body (dict): ``error`` and ``error_description`` when known."""
+        out: dict[str, str] = {}
+        if self.error:
+            out["error"] = self.error
+        if self.description:
+            out["error_description"] = self.description
+        if not out:
+            out["error"] = "unauthorized"
+        return out
+
+
+def access_token_verifier(
+    key: Any,
+    *,
+    issuer: str | Sequence[str],
+    audience: str | Sequence[str],
+    algorithms: Sequence[str],
+    leeway: float = 0,
+    typ: str | None = "at+jwt",
+    required: Sequence[str] = ("iss", "exp", "aud", "iat"),
+    **kwargs: Any,
+) -> Verifier:
+    """Return a :class:`jwtkit.Verifier` with the policy for JWT access tokens (RFC 9068 §4).
+
+    Args:
+        key: a Key, KeySet or key resolver such as :class:`jwtkit.jwks_client.JWKSClient`.
+        issuer: expected ``iss`` (str or list of str).
+        audience: this resource server's identifier(s) expected in ``aud``.
+        algorithms: allowed ``alg`` values (no default: RFC 8725 §3.1).
+        leeway: clock-skew allowance in seconds (float).
+        typ: expected ``typ`` header (default ``"at+jwt"``, RFC 9068 §2.1; None disables).
+        required: claims that must be present.
+        **kwargs: further :class:`jwtkit.Verifier` options.
+    """
+    from jwtkit.jwt import Verifier
+
+    return Verifier(
+        key,
+        algorithms=list(algorithms),
+        issuer=issuer,
+        audience=audience,
+        leeway=leeway,
+        typ=typ,
+        required=tuple(required),
+        **kwargs,
+    )
+
+
+class BearerGuard:
+    """Checks ``Authorization: Bearer`` access tokens with a verifier policy and a denylist.
+
+    Args:
+        verifier: a :class:`jwtkit.Verifier` (see :func:`access_token_verifier`).
+        denylist: a :class:`jwtkit.revocation.Denylist` kept in sync by a revocation listener
+            (None: rely on the access tokens' short lifetime).
+        realm: the ``realm`` sent in ``WWW-Authenticate`` challenges (str).
+    """
+
+    def __init__(
+        self, verifier: Verifier, *, denylist: Denylist | None = None, realm: str = "jwtkit"
+    ) -> None:
+        self.verifier = verifier
+        self.denylist = denylist
+        self.realm = realm
+
+    def extract(self, authorization: str | None) -> str:
+        """Return the bearer token from an ``Authorization`` header value (RFC 6750 §2.1).
+
+        Raises:
+            AuthError: 401 without error code when there is no bearer credential (RFC 6750
+                §3.1); 400 ``invalid_request`` when the credential is syntactically wrong.
+        """
+        if not authorization:
+            raise AuthError(401, None, None, realm=self.realm)
+        scheme, _, rest = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer":
+            raise AuthError(401, None, None, realm=self.realm)
+        token = rest.strip()
+        if not token or _B64TOKEN.fullmatch(token) is None:
+            raise AuthError(
+                400,
+                "invalid_request",
+                "the Authorization header is not a valid bearer credential",
+                realm=self.realm,
+            )
+        return token
+
+    def _error(self, exc: JWTKitError) -> AuthError:
+        if isinstance(exc, JWKSFetchError):
+            return AuthError(
+                503, None, "the issuer's keys are unavailable", realm=self.realm, code=exc.code
+            )
+        return AuthError(
+            401,
+            "invalid_token",
+            _DESCRIPTIONS.get(exc.code, _GENERIC),
+            realm=self.realm,
+            code=exc.code,
+        )
+
+    def _finish(self, claims: dict[str, Any], token: str) -> Principal:
+        if self.denylist is not None:
+            try:
+                self.denylist.check(claims)
+            except RevokedError as exc:
+                raise self._error(exc) from None
+        return Principal.from_claims(claims, token)
+
+    def authenticate(self, authorization: str | None, *, now: float | None = None) -> Principal:
+        """Verify the request's bearer token; returns a :class:`Principal`.
+
+        Args:
+            authorization: the ``Authorization`` header value (str or None).
+            now: the current time in seconds since the epoch (None: the clock).
+
+        Raises:
+            AuthError: 401 ``invalid_token`` (or no error code when no token was sent), 400
+                ``invalid_request``, or 503 when the issuer's keys cannot be fetched.
+        """
+        token = self.extract(authorization)
+        try:
+            claims = self.verifier.verify(token, now=now)
+        except JWTKitError as exc:
+            raise self._error(exc) from None
+        return self._finish(claims, token)
+
+    async def aauthenticate(
+        self, authorization: str | None, *, now: float | None = None
+    ) -> Principal:
+        """Async :meth:`authenticate`: keys are fetched without blocking the event loop."""
+        token = self.extract(authorization)
+        try:
+            claims = await self.verifier.averify(token, now=now)
+        except JWTKitError as exc:
+            raise self._error(exc) from None
+        return self._finish(claims, token)
+
+    def require(self, principal: Principal, scopes: Iterable[str]) -> Principal:
+        """Return ``principal`` if it holds every scope in ``scopes``.
+
+        Raises:
+            AuthError: 403 ``insufficient_scope`` with the needed ``scope`` (RFC 6750 §3.1).
+        """
+        needed = frozenset(scopes)
+        missing = needed - principal.scopes
+        if missing:
+            raise AuthError(
+                403,
+                "insufficient_scope",
+                "the access token lacks a required scope",
+                realm=self.realm,
+                scope=needed,
+                code="insufficient_scope",
+            )
+        return principal

@@ -1,0 +1,182 @@
+"""Bearer-token protection for ASGI apps: Starlette/FastAPI middleware and FastAPI dependencies.
+
+RFC 6750 (bearer tokens: ``Authorization: Bearer`` §2.1, ``WWW-Authenticate`` errors §3),
+RFC 9068 (JWT access tokens: ``typ: at+jwt``, ``scope``).
+
+Usage with FastAPI::
+
+    from jwtkit.jwks_client import JWKSClient
+    from jwtkit.middleware import BearerGuard, access_token_verifier
+    from jwtkit.middleware.asgi import BearerAuth, BearerAuthMiddleware
+
+    jwks = JWKSClient.from_issuer("https://issuer.example")
+    guard = BearerGuard(access_token_verifier(jwks, issuer="https://issuer.example",
+                                              audience="https://api.example",
+                                              algorithms=["ES256"]), denylist=denylist)
+    app = FastAPI()
+    app.add_middleware(BearerAuthMiddleware, guard=guard, public_paths={"/health"})
+    auth = BearerAuth(guard)
+
+    @app.get("/orders")
+    async def orders(principal: Principal = Depends(auth.requires_scopes("orders:read"))): ...
+
+The middleware answers failed requests itself (401/400/503 with the RFC 6750 challenge) and puts
+the :class:`~jwtkit.middleware.Principal` in ``scope["jwtkit"]`` and ``request.state.jwtkit``.
+The dependency can also be used without the middleware: it then verifies the token itself.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+
+from starlette.exceptions import HTTPException
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from jwtkit.middleware._core import AuthError, BearerGuard, Principal
+
+__all__ = ["BearerAuth", "BearerAuthMiddleware", "get_principal"]
+
+SCOPE_KEY = "jwtkit"
+
+
+def _authorization(scope: Scope) -> str | None:
+    value: str | None = None
+    for name, raw in scope.get("headers", ()):
+        if name == b"authorization":
+            if value is not None:  # two Authorization headers: refuse (RFC 6750 §2)
+                return "Bearer !"  # answered as 400 invalid_request
+            value = raw.decode("latin-1")
+    return value
+
+
+async def _send_error(send: Send, err: AuthError) -> None:
+    body = json.dumps(err.body()).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store"),
+    ]
+    headers += [(k.lower().encode(), v.encode("latin-1")) for k, v in err.headers.items()]
+    await send({"type": "http.response.start", "status": err.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _attach(scope: Scope, principal: Principal) -> None:
+    scope[SCOPE_KEY] = principal
+    state = scope.get("state")
+    if state is None:
+        state = scope["state"] = {}
+    state[SCOPE_KEY] = principal
+
+
+class BearerAuthMiddleware:
+    """Pure ASGI middleware that requires a valid bearer access token on every HTTP request.
+
+    Args:
+        app: the wrapped ASGI app.
+        guard: the :class:`~jwtkit.middleware.BearerGuard` (verifier policy and denylist).
+        public_paths: exact paths served without a token (e.g. ``{"/health"}``).
+        scopes: scopes every request must carry (403 ``insufficient_scope`` otherwise).
+
+    On success the :class:`~jwtkit.middleware.Principal` is in ``scope["jwtkit"]`` and
+    ``request.state.jwtkit``. On failure it answers itself: 401 with
+    ``WWW-Authenticate: Bearer realm=..., error="invalid_token", error_description=...``, 401
+    with only ``realm`` when no token was sent, 400 ``invalid_request`` for a malformed header,
+    403 ``insufficient_scope``, 503 when the issuer's keys cannot be had; WebSocket connections
+    are closed with code 1008. Lifespan and other scopes pass through.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        guard: BearerGuard,
+        public_paths: Collection[str] = (),
+        scopes: Collection[str] = (),
+    ) -> None:
+        self.app = app
+        self.guard = guard
+        self.public_paths = frozenset(public_paths)
+        self.scopes = frozenset(scopes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind not in ("http", "websocket") or scope.get("path") in self.public_paths:
+            await self.app(scope, receive, send)
+            return
+        try:
+            principal = await self.guard.aauthenticate(_authorization(scope))
+            if self.scopes:
+                self.guard.require(principal, self.scopes)
+        except AuthError as err:
+            if kind == "websocket":
+                await send({"type": "websocket.close", "code": 1008, "reason": err.error or ""})
+            else:
+                await _send_error(send, err)
+            return
+        _attach(scope, principal)
+        await self.app(scope, receive, send)
+
+
+def get_principal(conn: HTTPConnection) -> Principal | None:
+    """Return the :class:`Principal` the middleware attached to this request, or None."""
+    principal = conn.scope.get(SCOPE_KEY)
+    return principal if isinstance(principal, Principal) else None
+
+
+def _http_exception(err: AuthError) -> HTTPException:
+    # detail is a str so that Starlette's default handler (plain text) and FastAPI's (JSON
+    # {"detail": ...}) both render it; the OAuth error code is in WWW-Authenticate.
+    detail = err.description or err.error or "authentication required"
+    return HTTPException(status_code=err.status, detail=detail, headers=err.headers)
+
+
+class BearerAuth:
+    """FastAPI/Starlette dependency that returns the request's :class:`Principal`.
+
+    ``Depends(auth)`` returns the principal (reusing the middleware's work when it ran, else
+    verifying the token itself); ``Depends(auth.requires_scopes("a", "b"))`` also requires the
+    scopes. Failures raise :class:`starlette.exceptions.HTTPException` with the RFC 6750
+    ``WWW-Authenticate`` header (401 ``invalid_token``, 403 ``insufficient_scope``).
+    In a plain Starlette endpoint, ``principal = await auth(request)`` does the same.
+
+    Args:
+        guard: the :class:`~jwtkit.middleware.BearerGuard`.
+    """
+
+    def __init__(self, guard: BearerGuard) -> None:
+        self.guard = guard
+
+    async def __call__(self, request: HTTPConnection) -> Principal:
+        """Return the verified principal of ``request``; raises HTTPException on failure."""
+        principal = get_principal(request)
+        if principal is not None:
+            return principal
+        try:
+            principal = await self.guard.aauthenticate(request.headers.get("authorization"))
+        except AuthError as err:
+            raise _http_exception(err) from None
+        _attach(request.scope, principal)
+        return principal
+
+    def requires_scopes(self, *scopes: str) -> _ScopeDependency:
+        """Return a dependency that returns the principal if it holds all of ``scopes``.
+
+        Raises (when called): HTTPException 401 ``invalid_token`` or 403 ``insufficient_scope``.
+        """
+        return _ScopeDependency(self, frozenset(scopes))
+
+
+class _ScopeDependency:
+    def __init__(self, auth: BearerAuth, scopes: frozenset[str]) -> None:
+        self.auth = auth
+        self.scopes = scopes
+
+    async def __call__(self, request: HTTPConnection) -> Principal:
+        principal = await self.auth(request)
+        try:
+            return self.auth.guard.require(principal, self.scopes)
+        except AuthError as err:
+            raise _http_exception(err) from None

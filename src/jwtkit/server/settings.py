@@ -1,0 +1,183 @@
+"""Token service settings: ``JWTKIT_*`` environment variables plus an optional TOML file.
+
+Precedence, highest first: values passed in code (or CLI flags), environment variables
+(``JWTKIT_`` prefix, case-insensitive), the TOML file named by ``JWTKIT_CONFIG`` or ``--config``,
+then the defaults below. Every duration is in seconds.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from jwtkit.revocation import DEFAULT_PREFIX
+
+__all__ = ["SIGNING_ALGORITHMS", "Settings", "load_settings"]
+
+#: Signing algorithms the service can issue access tokens with (RFC 7518 §3, RFC 8037 §3.1).
+SIGNING_ALGORITHMS = ("ES256", "RS256", "PS256", "EdDSA")
+
+
+class Settings(BaseSettings):
+    """Every knob of the token service (pydantic-settings model; immutable once built).
+
+    Times are seconds (int). Secrets are :class:`pydantic.SecretStr`, so they never show in
+    reprs or logs.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="JWTKIT_", extra="forbid", frozen=True, case_sensitive=False
+    )
+
+    host: str = Field("127.0.0.1", description="Address uvicorn binds to.")
+    port: int = Field(8000, ge=0, le=65535, description="TCP port uvicorn binds to.")
+    data_dir: Path = Field(
+        Path("./data"), description="Directory for the SQLite database (created 0700)."
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db; "
+        "default sqlite:///DATA_DIR/jwtkit.db.",
+    )
+    database_pool_size: int = Field(10, ge=1, description="Connection pool size (PostgreSQL).")
+    redis_url: str | None = Field(
+        None, description="redis:// URL; when set, revocations are mirrored and rate limits shared."
+    )
+    revocation_prefix: str = Field(
+        DEFAULT_PREFIX, description="Redis key prefix of the revocation sets (jwtkit.revocation)."
+    )
+    redis_prefix: str = Field("jwtkit", description="Redis key prefix for rate-limit counters.")
+    redis_resync_seconds: int = Field(
+        60, ge=1, description="How often every live revocation is re-mirrored into Redis."
+    )
+    issuer: str | None = Field(None, description="The iss of every token; default http://HOST:PORT.")
+    audience: str | None = Field(
+        None, description="Default aud for clients without their own; default the issuer."
+    )
+    access_token_ttl: int = Field(900, ge=1, description="Access-token lifetime (s).")
+    refresh_token_ttl: int = Field(30 * 86400, ge=1, description="Refresh-token lifetime (s).")
+    refresh_grace_seconds: int = Field(
+        0, ge=0, description="Reuse of a just-rotated refresh token within this window is not "
+        "treated as theft (0 = off)."
+    )
+    signing_alg: Literal["ES256", "RS256", "PS256", "EdDSA"] = Field(
+        "ES256", description="Algorithm of newly generated signing keys."
+    )
+    key_rotation_delay: int = Field(
+        300, ge=0, description="Default delay between `keys rotate` and promotion of the new key."
+    )
+    key_retire_margin: int = Field(
+        60, ge=0, description="Extra time retired keys stay published after their last token."
+    )
+    key_cache_seconds: float = Field(
+        2.0, ge=0, description="How long an instance caches the key table (seconds)."
+    )
+    key_encryption_key: SecretStr | None = Field(
+        None, description="When set, private keys are stored AES-GCM encrypted under a key "
+        "derived from this secret (env JWTKIT_KEY_ENCRYPTION_KEY)."
+    )
+    jwks_max_age: int = Field(300, ge=0, description="Cache-Control max-age of the JWK Set.")
+    session_cap: int = Field(
+        100, ge=0, description="Most concurrent sessions per user (0 = unlimited)."
+    )
+    session_cap_policy: Literal["evict-oldest", "refuse"] = Field(
+        "evict-oldest", description="What a login beyond the cap does."
+    )
+    login_max_failures_per_user: int = Field(
+        5, ge=1, description="Failed logins per username within the window before 429."
+    )
+    login_max_failures_per_address: int = Field(
+        20, ge=1, description="Failed logins per client address within the window before 429."
+    )
+    login_failure_window: int = Field(300, ge=1, description="Rate-limit window (s).")
+    max_body_bytes: int = Field(
+        16384, ge=1024, description="Largest accepted request body (bytes); larger gets 413."
+    )
+    password_time_cost: int = Field(3, ge=1, description="argon2id iterations.")
+    password_memory_kib: int = Field(65536, ge=8, description="argon2id memory (KiB).")
+    password_parallelism: int = Field(4, ge=1, description="argon2id lanes.")
+    shutdown_timeout: int = Field(
+        10, ge=0, description="Graceful shutdown: seconds to let in-flight requests finish."
+    )
+    log_level: str = Field("info", description="Log level of the service and audit logs.")
+
+    @field_validator("issuer", "audience")
+    @classmethod
+    def _strip_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Order the sources: init kwargs > environment > TOML file (if any)."""
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if settings_cls.model_config.get("toml_file"):
+            sources.append(TomlConfigSettingsSource(settings_cls))
+        return tuple(sources)
+
+    @property
+    def effective_issuer(self) -> str:
+        """The ``iss`` of every token (str): the configured issuer or ``http://HOST:PORT``."""
+        if self.issuer:
+            return self.issuer
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def effective_audience(self) -> str:
+        """Default ``aud`` (str): the configured audience or the issuer."""
+        return self.audience or self.effective_issuer
+
+    @property
+    def effective_database_url(self) -> str:
+        """The SQLAlchemy URL (str): the configured one or the SQLite file in the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'jwtkit.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the database is SQLite."""
+        return self.effective_database_url.startswith("sqlite")
+
+
+def load_settings(config_file: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+    """Build :class:`Settings` from overrides, ``JWTKIT_*`` variables and a TOML file.
+
+    Args:
+        config_file: path of a TOML file whose top-level keys are setting names; default the
+            ``JWTKIT_CONFIG`` environment variable, else no file.
+        overrides: settings given explicitly (CLI flags); ``None`` values are ignored.
+
+    Returns:
+        The settings (:class:`Settings`).
+
+    Raises:
+        pydantic.ValidationError: a value is invalid or a key is unknown.
+        FileNotFoundError: the TOML file does not exist.
+    """
+    path = config_file or os.environ.get("JWTKIT_CONFIG")
+    kwargs = {k: v for k, v in overrides.items() if v is not None}
+    if not path:
+        return Settings(**kwargs)
+    toml_path = Path(path)
+    if not toml_path.is_file():
+        raise FileNotFoundError(f"configuration file not found: {toml_path}")
+    config = SettingsConfigDict(**{**Settings.model_config, "toml_file": toml_path})  # type: ignore[typeddict-item]
+    with_file = type("Settings", (Settings,), {"model_config": config, "__doc__": Settings.__doc__})
+    return with_file(**kwargs)  # type: ignore[no-any-return]
