@@ -33,8 +33,15 @@ typecheck: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --quiet --site-dir .site
 
+# Branch-coverage floors: they only ever rise. CORE is the JOSE core (issue 2 asks >= 90%).
+COV_FLOOR ?= 85
+CORE_COV_FLOOR ?= 90
+CORE := */jwtkit/_b64.py,*/jwtkit/_json.py,*/jwtkit/jwa.py,*/jwtkit/jwk.py,*/jwtkit/jws.py,*/jwtkit/jwt.py,*/jwtkit/errors.py,*/jwtkit/revocation.py
+
 test: $(STAMP) services lint typecheck docs
-	$(BIN)/python -m pytest --cov --cov-report=term --cov-fail-under=85 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --cov --cov-report= --cov-fail-under=$(COV_FLOOR) $(PYTEST_ARGS)
+	$(BIN)/python -m coverage report --fail-under=$(COV_FLOOR)
+	$(BIN)/python -m coverage report --include='$(CORE)' --fail-under=$(CORE_COV_FLOOR)
 
 bench: $(STAMP)
 	$(BIN)/python bench/core.py

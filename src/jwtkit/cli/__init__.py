@@ -20,6 +20,7 @@ def main(argv: list[str] | None = None) -> None:
     Exits the process with the command's exit code.
     """
     try:
+        from jwtkit.cli._common import run_app
         from jwtkit.cli.app import build_app
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
         sys.stderr.write(
@@ -27,5 +28,4 @@ def main(argv: list[str] | None = None) -> None:
             "pip install 'jwtkit[cli]'\n"
         )
         raise SystemExit(2) from None
-    app = build_app()
-    app(args=argv, prog_name="jwtkit")
+    raise SystemExit(run_app(build_app(), argv))

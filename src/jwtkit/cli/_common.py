@@ -1,7 +1,8 @@
 """Shared helpers for the ``jwtkit`` token and key commands.
 
 * the exit-code table (:data:`EXIT_CODES`): one stable process exit code per
-  :attr:`jwtkit.errors.JWTKitError.code`, documented in ``docs/cli.md`` and in ``jwtkit verify --help``;
+  :attr:`jwtkit.errors.JWTKitError.code`, documented in ``docs/cli.md`` and in
+  ``jwtkit verify --help``;
 * :func:`cli_errors`: a decorator that turns every :class:`~jwtkit.errors.JWTKitError`, ``OSError``
   and :class:`CLIError` into ONE line on stderr and the matching exit code (never a traceback);
 * reading tokens, secrets and files (``-`` means stdin), loading keys from PEM, DER, JWK or JWK Set
@@ -43,6 +44,7 @@ __all__ = [
     "read_input_bytes",
     "read_secret_stdin",
     "read_token",
+    "run_app",
     "write_output",
 ]
 
@@ -58,7 +60,7 @@ EXIT_IO = 3
 EXIT_ERROR = 4
 """Any other jwtkit error (a code not in :data:`EXIT_CODES`)."""
 
-#: Error code (``JWTKitError.code``) -> process exit code. Stable: codes are API (scripts test them).
+#: Error code (``JWTKitError.code``) -> process exit code. Stable: scripts depend on them.
 #: The tens digit is the family: 1x token format, 2x algorithm/type policy, 3x keys, 4x claims,
 #: 5x revocation; 1 is kept for the commonest failure, a bad signature.
 EXIT_CODES: Mapping[str, int] = {
@@ -231,10 +233,7 @@ def read_token(token: str) -> str:
     Raises:
         CLIError: no token was given (exit 3 for empty stdin, 2 for an empty argument).
     """
-    if token == "-":
-        text = read_input_bytes("-", what="token").decode("utf-8")
-    else:
-        text = token
+    text = read_input_bytes("-", what="token").decode("utf-8") if token == "-" else token
     text = _BEARER.sub("", text).strip()
     if not text:
         raise UsageError("the token is empty")
@@ -291,7 +290,9 @@ def parse_key_bytes(data: bytes, *, source: str = "key") -> Key | KeySet:
     stripped = data.strip()
     if stripped.startswith(b"-----BEGIN"):
         if b"ENCRYPTED" in stripped.split(b"\n", 1)[0]:
-            raise InvalidKeyError(f"{source}: encrypted PEM keys are not supported; decrypt it first")
+            raise InvalidKeyError(
+                f"{source}: encrypted PEM keys are not supported; decrypt it first"
+            )
         return Key.from_pem(stripped)
     if stripped.startswith(b"{"):
         try:
@@ -352,9 +353,7 @@ def pick_key(source: Key | KeySet, path: str, *, kid: str | None = None) -> Key:
             raise KeyNotFoundError(f"{path}: the JWK Set has no key with kid {kid!r}")
         return found
     if len(source) != 1:
-        raise KeyNotFoundError(
-            f"{path}: the JWK Set holds {len(source)} keys; pick one by its kid"
-        )
+        raise KeyNotFoundError(f"{path}: the JWK Set holds {len(source)} keys; pick one by its kid")
     return source.keys[0]
 
 
@@ -409,3 +408,41 @@ def write_output(data: bytes, out: str | None, *, private: bool, force: bool = F
     finally:
         if fd != -1:
             os.close(fd)
+
+
+# ------------------------------------------------------------------------------------------ run
+
+
+def run_app(app: typer.Typer, argv: list[str] | None = None) -> int:
+    """Run the ``jwtkit`` app and return its exit code, reporting command-line errors on one line.
+
+    typer/click would print a usage error as a framed block; here it becomes
+    ``jwtkit: usage: MESSAGE (see 'jwtkit CMD --help')`` on stderr with exit code 2, like every
+    other jwtkit error. ``--help`` and normal runs behave as usual.
+
+    Args:
+        app: the typer application (from :func:`jwtkit.cli.app.build_app`).
+        argv: arguments without the program name (list of str); ``None`` means ``sys.argv[1:]``.
+
+    Returns:
+        The process exit code (int).
+    """
+    try:
+        rv = app(args=argv, prog_name="jwtkit", standalone_mode=False)
+    except typer.Abort:
+        sys.stderr.write("jwtkit: interrupted: interrupted\n")
+        return 130
+    except typer.Exit as exc:  # pragma: no cover - typer returns these in non-standalone mode
+        return int(exc.exit_code)
+    except typer.TyperException as exc:  # click's own errors (typer vendors click)
+        exit_code = int(getattr(exc, "exit_code", EXIT_ERROR))
+        if type(exc).__name__ == "NoArgsIsHelpError":  # typer has already printed the help
+            return exit_code
+        fmt = getattr(exc, "format_message", None)
+        message = fmt() if callable(fmt) else str(exc)
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        label = "usage" if exit_code == EXIT_USAGE else "error"
+        sys.stderr.write(f"jwtkit: {label}: {_one_line(message)}{hint}\n")
+        return exit_code
+    return rv if isinstance(rv, int) else EXIT_OK

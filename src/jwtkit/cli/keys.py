@@ -81,21 +81,28 @@ def _done(message: str, out: str | None) -> None:
 
 _GENERATE_EPILOG = """Examples:
   $ jwtkit keys generate --kty EC --out private.jwk
-  $ jwtkit keys generate --kty RSA --bits 3072 --alg PS256 --format pem --out rsa.pem
-  $ jwtkit keys generate --kty OKP --crv Ed25519 --kid signing-2026 --out ed.jwk
+  $ jwtkit keys generate --kty RSA --bits 3072 --alg PS256 -f pem -o rsa.pem
+  $ jwtkit keys generate --kty OKP --crv Ed448 --kid ed-2026 --out ed.jwk
   $ jwtkit keys generate --kty oct --bits 512 --alg HS512 --out hmac.jwk
 
-Defaults: EC P-256, RSA 2048 bits, OKP Ed25519, oct 256 bits. Asymmetric keys get their
-RFC 7638 thumbprint as kid unless --kid is given (PEM has no room for kid or alg).
-Files are created with mode 0600; an existing file is kept unless --force.
-Exit codes: 0 written, 2 usage, 3 file error, 30 invalid key parameters."""
+Defaults: EC P-256, RSA 2048 bits, OKP Ed25519, oct 256 bits.
+Asymmetric keys get their RFC 7638 thumbprint as kid unless --kid is given
+(PEM has no room for kid or alg). --out files are created with mode 0600;
+an existing file is kept unless --force.
+Exit codes: 0 written, 2 usage, 3 file error, 20 unknown alg,
+30 invalid key parameters, 32 alg does not fit --kty."""
 
 
 @cli_errors
 def generate(
     kty: Annotated[
         Kty | None,
-        typer.Option("--kty", case_sensitive=False, help="Key type (default: EC, or --alg's)."),
+        typer.Option(
+            "--kty",
+            case_sensitive=False,
+            metavar="EC|RSA|OKP|oct",
+            help="Key type (default: EC, or the type --alg needs).",
+        ),
     ] = None,
     crv: Annotated[
         str | None,
@@ -104,7 +111,9 @@ def generate(
     bits: Annotated[
         int | None, typer.Option(help="Size in bits (RSA: 2048 default; oct: 256 default).")
     ] = None,
-    kid: Annotated[str | None, typer.Option(help="Key ID (default: the RFC 7638 thumbprint).")] = None,
+    kid: Annotated[
+        str | None, typer.Option(help="Key ID (default: the RFC 7638 thumbprint).")
+    ] = None,
     alg: Annotated[str | None, typer.Option(help="Bind the key to one algorithm.")] = None,
     fmt: Annotated[
         KeyFormat, typer.Option("--format", "-f", case_sensitive=False, help="Output format.")
@@ -113,7 +122,9 @@ def generate(
         str | None,
         typer.Option("--out", "-o", metavar="FILE", help="Write here (mode 0600), not stdout."),
     ] = None,
-    force: Annotated[bool, typer.Option(help="Overwrite an existing --out file.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing --out file.")
+    ] = False,
 ) -> None:
     """Generate a new private key and print it (or write it to --out) as a JWK or PEM."""
     from jwtkit.errors import KeyMismatchError
@@ -147,15 +158,20 @@ _CONVERT_EPILOG = """Examples:
   $ jwtkit keys convert private.jwk --public        # the public JWK
   $ cat cert.pem | jwtkit keys convert - --kid my-key --alg RS256
 
-Input: PEM (SPKI, PKCS#1, PKCS#8, SEC1, X.509 certificate), DER, JWK, or a JWK Set holding
-one key (or pick one with --select). Without --to, PEM becomes JWK and JWK becomes PEM.
-A JWK made from PEM gets its RFC 7638 thumbprint as kid unless --kid is given.
-Exit codes: 0 written, 2 usage, 3 file error, 30 not a key, 32 oct key has no public part."""
+Input: PEM (SPKI, PKCS#1, PKCS#8, SEC1, X.509 certificate), DER, JWK, or a
+JWK Set holding one key (or pick one with --select). Without --to, PEM and
+DER become JWK, and JWK becomes PEM. A JWK made from PEM gets its RFC 7638
+thumbprint as kid unless --kid is given. Private output files get mode 0600.
+Exit codes: 0 written, 2 usage, 3 file error, 30 not a key,
+32 an oct key has no public part, 33 no such key in the JWK Set."""
 
 
 @cli_errors
 def convert(
-    file: Annotated[str, typer.Argument(help="Key file (PEM, DER, JWK, JWK Set), or - for stdin.")],
+    file: Annotated[
+        str,
+        typer.Argument(metavar="FILE", help="Key file (PEM, DER, JWK, JWK Set), or - for stdin."),
+    ],
     to: Annotated[
         KeyFormat | None,
         typer.Option("--to", case_sensitive=False, help="Output format (default: the other one)."),
@@ -169,7 +185,9 @@ def convert(
     out: Annotated[
         str | None, typer.Option("--out", "-o", metavar="FILE", help="Write here, not stdout.")
     ] = None,
-    force: Annotated[bool, typer.Option(help="Overwrite an existing --out file.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing --out file.")
+    ] = False,
 ) -> None:
     """Convert a key between PEM and JWK; --public keeps only the public part."""
     data = read_input_bytes(file, what="key file")
@@ -209,16 +227,20 @@ def convert(
 _THUMBPRINT_EPILOG = """Examples:
   $ jwtkit keys thumbprint public.jwk
   $ jwtkit keys thumbprint private.pem --uri
-  $ jwtkit keys thumbprint jwks.json              # one line per key: thumbprint and kid
+  $ jwtkit keys thumbprint jwks.json    # one line per key: thumbprint, kid
   $ jwtkit keys thumbprint key.jwk --hash sha512
 
-The thumbprint is computed over the public members only, so a private key and its public key
-have the same thumbprint. Exit codes: 0 printed, 2 usage, 3 file error, 30 not a key."""
+The thumbprint covers the public members only, so a private key and its
+public key have the same thumbprint.
+Exit codes: 0 printed, 2 usage, 3 file error, 30 not a key."""
 
 
 @cli_errors
 def thumbprint(
-    file: Annotated[str, typer.Argument(help="Key file (PEM, DER, JWK, JWK Set), or - for stdin.")],
+    file: Annotated[
+        str,
+        typer.Argument(metavar="FILE", help="Key file (PEM, DER, JWK, JWK Set), or - for stdin."),
+    ],
     hash_name: Annotated[
         HashName, typer.Option("--hash", case_sensitive=False, help="Hash function.")
     ] = HashName.sha256,
@@ -250,19 +272,25 @@ _JWKS_EPILOG = """Examples:
   $ jwtkit keys jwks current.jwk next.pem > jwks.json
   $ jwtkit keys jwks keys/*.jwk --out public/jwks.json
 
-Each FILE may hold a private or public key (PEM, DER, JWK) or a JWK Set. Only public members are
-published; keys without a kid get their RFC 7638 thumbprint as kid; oct (symmetric) keys and
-duplicate kids are refused. Exit codes: 0 written, 2 usage, 3 file error, 30 invalid key,
-32 oct key given."""
+Each FILE may hold a private or public key (PEM, DER, JWK) or a JWK Set.
+Only public members are published; keys without a kid get their RFC 7638
+thumbprint as kid; oct (symmetric) keys and duplicate kids are refused.
+Exit codes: 0 written, 2 usage (duplicate kid), 3 file error,
+30 invalid key, 32 oct key given."""
 
 
 @cli_errors
 def jwks(
-    files: Annotated[list[str], typer.Argument(help="Key files (PEM, DER, JWK, JWK Set).")],
+    files: Annotated[
+        list[str],
+        typer.Argument(metavar="FILE...", help="Key files (PEM, DER, JWK, JWK Set); - for stdin."),
+    ],
     out: Annotated[
         str | None, typer.Option("--out", "-o", metavar="FILE", help="Write here, not stdout.")
     ] = None,
-    force: Annotated[bool, typer.Option(help="Overwrite an existing --out file.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing --out file.")
+    ] = False,
 ) -> None:
     """Build a public JWK Set from key files; private members are never included."""
     from jwtkit.errors import KeyMismatchError

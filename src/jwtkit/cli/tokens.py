@@ -27,8 +27,8 @@ from jwtkit.cli._common import (
     cli_errors,
     exit_code_for,
     exit_codes_help,
-    load_single_key,
     load_key_source,
+    load_single_key,
     print_json,
     read_input_bytes,
     read_secret_stdin,
@@ -38,6 +38,7 @@ from jwtkit.cli._common import (
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from jwtkit.errors import JWTKitError
     from jwtkit.jwk import Key, KeyResolver, KeySet
 
 __all__ = [
@@ -125,9 +126,7 @@ def format_duration(seconds: float) -> str:
 
 
 def _is_number(value: object) -> bool:
-    return (
-        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    )
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _utc(value: float) -> str | None:
@@ -234,8 +233,10 @@ def _show(
             elif claim == "iat" and info["seconds_from_now"] > 0:
                 style = "yellow"
             table.add_row(
-                claim, str(info["value"]), info["utc"], f"[{style}]{info['relative']}[/]"
-                if style else info["relative"]
+                claim,
+                str(info["value"]),
+                info["utc"],
+                f"[{style}]{info['relative']}[/]" if style else info["relative"],
             )
         console.print("[bold cyan]Times[/]")
         console.print(table)
@@ -252,13 +253,15 @@ _DECODE_EPILOG = """Examples:
   $ pbpaste | jwtkit decode -
   $ jwtkit decode --json "$TOKEN" | jq .claims.sub
 
-Nothing is verified: use 'jwtkit verify' to check the signature and the claims.
-Exit codes: 0 shown, 10 malformed token, 2 usage, 3 unreadable input."""
+Nothing is verified: 'jwtkit verify' checks the signature and the claims.
+Exit codes: 0 shown, 2 usage, 3 unreadable input, 10 malformed token."""
 
 
 @cli_errors
 def decode(
-    token: Annotated[str, typer.Argument(help="The compact token, or - to read it from stdin.")],
+    token: Annotated[
+        str, typer.Argument(metavar="TOKEN", help="The compact token, or - to read it from stdin.")
+    ],
     json_output: Annotated[
         bool, typer.Option("--json", help="Print one JSON object (header, claims, times).")
     ] = False,
@@ -275,8 +278,11 @@ def decode(
     import jwtkit
 
     text = read_token(token)
-    header = jwtkit.get_unverified_header(text)
-    claims = None if _is_jwe(text) else jwtkit.decode_unverified(text)
+    if _is_jwe(text):
+        header, claims = _jwe_header(text), None
+    else:
+        header = jwtkit.get_unverified_header(text)
+        claims = jwtkit.decode_unverified(text)
     moment = _now(now)
     if json_output:
         print_json(
@@ -302,6 +308,16 @@ def _is_jwe(token: str) -> bool:
     return token.count(".") == 4
 
 
+def _jwe_header(token: str) -> dict[str, Any]:
+    """The protected header of a compact JWE (RFC 7516 §7.1); its content cannot be read."""
+    from jwtkit import _json
+    from jwtkit._b64 import b64d
+
+    header = _json.loads_object(b64d(token.split(".", 1)[0], "header"), "header")
+    assert isinstance(header, dict)
+    return header
+
+
 # --------------------------------------------------------------------------------------- verify
 
 
@@ -314,6 +330,15 @@ def _remote_resolver(jwks: str | None, issuer_url: str | None, *, allow_http: bo
     return JWKSClient.from_issuer(issuer_url, allow_http=allow_http)
 
 
+def _failure(exc: JWTKitError) -> dict[str, Any]:
+    return {
+        "verified": False,
+        "error": exc.code,
+        "message": exc.message,
+        "exit_code": exit_code_for(exc.code),
+    }
+
+
 def _verification_key(source: Key | KeySet | KeyResolver, header: Mapping[str, Any]) -> Key:
     from jwtkit.jwk import Key
 
@@ -324,25 +349,25 @@ def _verification_key(source: Key | KeySet | KeyResolver, header: Mapping[str, A
     return source.resolve_key(header)
 
 
-_VERIFY_EPILOG = (
-    """Examples:
+_VERIFY_EPILOG = """Examples:
   $ jwtkit verify "$TOKEN" --key public.pem --aud https://api.example
   $ echo -n "$SECRET" | jwtkit verify "$TOKEN" --secret-stdin --alg HS256
   $ jwtkit verify - --issuer https://auth.example --aud api < token.txt
-  $ jwtkit verify "$TOKEN" --jwks https://auth.example/.well-known/jwks.json --json
+  $ jwtkit verify "$TOKEN" --jwks https://auth.example/jwks.json --json
 
-Without --alg the key decides: its "alg" member, else every algorithm of its type
-(HS* for a secret, RS*/PS* for RSA, the ES* of its curve, EdDSA for OKP).
-With --issuer, the "iss" claim must equal that URL unless --iss is given.
+Without --alg the key decides: its "alg" member, else every algorithm of
+its type (HS* for a secret, RS*/PS* for RSA, the ES* of its curve, EdDSA
+for OKP). With --issuer, the "iss" claim must equal that URL unless --iss
+is given. A token with an "aud" claim needs --aud.
 
-"""
-    + exit_codes_help()
-)
+""" + exit_codes_help()
 
 
 @cli_errors
 def verify(
-    token: Annotated[str, typer.Argument(help="The compact token, or - to read it from stdin.")],
+    token: Annotated[
+        str, typer.Argument(metavar="TOKEN", help="The compact token, or - to read it from stdin.")
+    ],
     key: Annotated[
         str | None,
         typer.Option("--key", "-k", metavar="FILE", help="Key file: PEM, DER, JWK or JWK Set."),
@@ -403,13 +428,13 @@ def verify(
     what failed (table below); the error is one line on stderr.
     """
     import jwtkit
-    from jwtkit.errors import JWTKitError
+    from jwtkit.errors import AlgorithmNotAllowedError, JWTKitError, WeakKeyError
 
     sources = [key is not None, secret_stdin, jwks is not None, issuer_url is not None]
     if sum(sources) != 1:
         raise UsageError("give exactly one of --key, --secret-stdin, --jwks, --issuer")
-    if secret_stdin and token == "-":
-        raise UsageError("the token and the secret cannot both come from stdin")
+    if token == "-" and (secret_stdin or key == "-"):
+        raise UsageError("only one of the token, the key and the secret can come from stdin")
     if leeway < 0 or not math.isfinite(leeway):
         raise UsageError("--leeway must be a number of seconds >= 0")
     text = read_token(token)
@@ -439,11 +464,21 @@ def verify(
             allow_weak_keys=allow_weak_key,
         )
         moment = _now(now)
-        result = verifier.verify_detailed(text, now=moment)
+        try:
+            result = verifier.verify_detailed(text, now=moment)
+        except AlgorithmNotAllowedError as exc:
+            raise AlgorithmNotAllowedError(
+                f"{exc.message}; allowed here: {', '.join(algorithms)}"
+                + ("" if alg else " (the key decides without --alg)")
+            ) from None
+    except WeakKeyError as exc:
+        exc = WeakKeyError(f"{exc.message} (--allow-weak-key accepts it)")
+        if json_output:
+            print_json(_failure(exc))
+        raise exc from None
     except JWTKitError as exc:
         if json_output:
-            print_json({"verified": False, "error": exc.code, "message": exc.message,
-                        "exit_code": exit_code_for(exc.code)})
+            print_json(_failure(exc))
         raise
     if json_output:
         print_json(
@@ -455,12 +490,14 @@ def verify(
             }
         )
         return
+    from rich.markup import escape
+
     console = _console()
     kid = result.header.get("kid")
-    where = f" with key {kid}" if isinstance(kid, str) else ""
+    where = f" with key {escape(kid)}" if isinstance(kid, str) else ""
     console.print(
-        f"[bold green]VERIFIED[/] [green]signature ({result.header.get('alg')}){where} "
-        "and claims are valid[/]"
+        f"[bold green]VERIFIED[/] [green]signature ({escape(str(result.header.get('alg')))})"
+        f"{where} and claims are valid[/]"
     )
     _show(console, result.header, result.claims, moment)
 
@@ -468,22 +505,25 @@ def verify(
 # --------------------------------------------------------------------------------------- encode
 
 _ENCODE_EPILOG = """Examples:
-  $ jwtkit encode --key private.jwk --claim sub=alice --claim admin=true --exp 15m
-  $ jwtkit encode --key ec.pem --alg ES256 --claims-file claims.json --typ at+jwt
-  $ echo -n "$SECRET" | jwtkit encode --secret-stdin --alg HS256 --claim sub=bob --exp 2h
-  $ echo '{"sub": "carol"}' | jwtkit encode --key private.jwk --claims-file - --nbf 0
+  $ jwtkit encode -k private.jwk -c sub=alice -c admin=true --exp 15m
+  $ jwtkit encode -k ec.pem -a ES256 --claims-file claims.json --typ at+jwt
+  $ echo -n "$SECRET" | jwtkit encode --secret-stdin -c sub=bob --exp 2h
+  $ echo '{"sub": "carol"}' | jwtkit encode -k private.jwk --claims-file -
 
---claim values are JSON when they parse (true, 5, ["a","b"], {"k":1}), else strings.
-Durations: 90s, 15m, 2h, 7d, 1w, 1h30m, or a number of seconds.
+--claim values are JSON when they parse (true, 5, ["a","b"], {"k":1}),
+else strings. Durations: 90s, 15m, 2h, 7d, 1w, 1h30m, or seconds.
 The token is printed on stdout followed by a newline.
-Exit codes: 0 signed, 2 usage, 3 unreadable input, 3x key problems (see 'jwtkit verify --help')."""
+Exit codes: 0 signed, 2 usage, 3 unreadable input, 20 unknown alg,
+3x key problems (table in 'jwtkit verify --help')."""
 
 
 @cli_errors
 def encode(
     key: Annotated[
         str | None,
-        typer.Option("--key", "-k", metavar="FILE", help="Private key file: PEM, DER, JWK, JWK Set."),
+        typer.Option(
+            "--key", "-k", metavar="FILE", help="Private key file: PEM, DER, JWK, JWK Set."
+        ),
     ] = None,
     secret_stdin: Annotated[
         bool, typer.Option("--secret-stdin", help="Read an HMAC secret from stdin (not echoed).")
@@ -506,7 +546,9 @@ def encode(
     nbf: Annotated[
         str | None, typer.Option("--nbf", metavar="DURATION", help="Set nbf to now + DURATION.")
     ] = None,
-    no_iat: Annotated[bool, typer.Option("--no-iat", help="Do not set iat (default: now).")] = False,
+    no_iat: Annotated[
+        bool, typer.Option("--no-iat", help="Do not set iat (default: now).")
+    ] = False,
     kid: Annotated[
         str | None,
         typer.Option("--kid", help="The 'kid' header (also picks the key from a JWK Set)."),
@@ -514,22 +556,29 @@ def encode(
     typ: Annotated[str | None, typer.Option("--typ", help="The 'typ' header, e.g. at+jwt.")] = None,
     header: Annotated[
         list[str] | None,
-        typer.Option("--header", metavar="NAME=VALUE", help="Another header parameter (repeatable)."),
+        typer.Option(
+            "--header", metavar="NAME=VALUE", help="Another header parameter (repeatable)."
+        ),
     ] = None,
     now: Annotated[
         float | None, typer.Option(help="Use this moment as now (seconds since the epoch).")
     ] = None,
+    allow_weak_key: Annotated[
+        bool,
+        typer.Option("--allow-weak-key", help="Sign even below the algorithm's minimum key size."),
+    ] = False,
 ) -> None:
     """Sign a JWT from --claim pairs and/or a JSON claims file; print the compact token.
 
     iat is set to now unless given or --no-iat; --exp and --nbf take durations from now.
     """
     import jwtkit
+    from jwtkit.errors import WeakKeyError
 
     if (key is None) == (not secret_stdin):
         raise UsageError("give exactly one of --key, --secret-stdin")
-    if secret_stdin and claims_file == "-":
-        raise UsageError("the claims and the secret cannot both come from stdin")
+    if claims_file == "-" and (secret_stdin or key == "-"):
+        raise UsageError("only one of the claims, the key and the secret can come from stdin")
     exp_s = parse_duration(exp, option="--exp") if exp is not None else None
     nbf_s = parse_duration(nbf, option="--nbf") if nbf is not None else None
 
@@ -582,7 +631,16 @@ def encode(
             raise KeyMismatchError(f"{key}: a public key cannot sign; give the private key")
     if kid is not None:
         headers["kid"] = kid
-    token = jwtkit.encode(claims, signing_key, algorithm=alg, headers=headers or None)
+    try:
+        token = jwtkit.encode(
+            claims,
+            signing_key,
+            algorithm=alg,
+            headers=headers or None,
+            allow_weak_keys=allow_weak_key,
+        )
+    except WeakKeyError as exc:
+        raise WeakKeyError(f"{exc.message} (--allow-weak-key accepts it)") from None
     sys.stdout.write(token + "\n")
     sys.stdout.flush()
 
