@@ -34,7 +34,15 @@ def _constant(name: str) -> Any:
     raise MalformedError(f"JSON constant {name} is not allowed")
 
 
-_decoder = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_constant)
+def _float(text: str) -> float:
+    value = float(text)
+    if value in (_INF, -_INF):  # e.g. 1e400: would make "exp" never expire
+        raise MalformedError("JSON number is out of range")
+    return value
+
+
+_INF = float("inf")
+_decoder = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_constant, parse_float=_float)
 _decode = _decoder.decode
 
 

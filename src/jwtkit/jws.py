@@ -635,9 +635,9 @@ def sign_json(
         header, algobj = protected_header(skey, alg or unprot.get("alg"), protected, b64)
         if "kid" in unprot:
             header.pop("kid", None)
-        if "alg" in unprot:  # alg in the unprotected header (RFC 7515 §7.2.1, RFC 7520 §4.7)
-            if unprot["alg"] != header.pop("alg"):
-                raise MalformedError("unprotected 'alg' disagrees with the signer's alg")
+        # alg may sit in the unprotected header instead (RFC 7515 §7.2.1, RFC 7520 §4.7).
+        if "alg" in unprot and unprot["alg"] != header.pop("alg"):
+            raise MalformedError("unprotected 'alg' disagrees with the signer's alg")
         if header.keys() & unprot.keys():
             raise MalformedError("protected and unprotected header names must be disjoint")
         h = b64e(_json.dumps(header)) if header else b""

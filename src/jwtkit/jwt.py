@@ -28,6 +28,7 @@ from jwtkit.errors import (
     MalformedError,
     MissingClaimError,
     NotYetValidError,
+    TokenTooLargeError,
 )
 from jwtkit.jwa import Algorithm
 from jwtkit.jwk import Key, KeyResolver, KeySet
@@ -58,6 +59,7 @@ __all__ = [
 _NUMERIC = (int, float)
 _HEADER_CACHE_SIZE = 256
 _DATE_CLAIMS = ("exp", "nbf", "iat")
+_ABSENT: Any = object()
 # Prepared (encoded header + ".", algorithm, key object) per signing key and header options.
 _SIGN_CACHE: weakref.WeakKeyDictionary[Key, dict[tuple[Any, ...], tuple[bytes, Algorithm, Any]]] = (
     weakref.WeakKeyDictionary()
@@ -296,20 +298,20 @@ class Verifier:
 
     def _check_claims(self, c: Mapping[str, Any], now: float) -> None:
         leeway = self._leeway
-        exp = c.get("exp")
-        if exp is not None:
+        exp = c.get("exp", _ABSENT)  # "exp": null is not a NumericDate, not absence
+        if exp is not _ABSENT:
             if type(exp) not in _NUMERIC:
                 raise InvalidClaimError("exp", "must be a NumericDate (a JSON number)")
-            if now >= exp + leeway:
+            if now - leeway >= exp:  # not exp + leeway: a huge int exp would overflow a float
                 raise ExpiredError("exp", "the token has expired")
-        nbf = c.get("nbf")
-        if nbf is not None:
+        nbf = c.get("nbf", _ABSENT)  # "nbf": null is not a NumericDate, not absence
+        if nbf is not _ABSENT:
             if type(nbf) not in _NUMERIC:
                 raise InvalidClaimError("nbf", "must be a NumericDate (a JSON number)")
             if now + leeway < nbf:
                 raise NotYetValidError("nbf", "the token is not valid yet")
-        iat = c.get("iat")
-        if iat is not None:
+        iat = c.get("iat", _ABSENT)  # "iat": null is not a NumericDate, not absence
+        if iat is not _ABSENT:
             if type(iat) not in _NUMERIC:
                 raise InvalidClaimError("iat", "must be a NumericDate (a JSON number)")
             if iat > now + leeway:
@@ -487,7 +489,7 @@ def get_unverified_header(token: str | bytes) -> dict[str, Any]:
     """
     h, _ = _split_unverified(token)
     if len(h) > DEFAULT_MAX_HEADER_SIZE:
-        raise MalformedError("header is larger than the configured cap")
+        raise TokenTooLargeError("header is larger than the configured cap")
     return _json.loads_object(b64d(h, "header"), "header")  # type: ignore[no-any-return]
 
 
