@@ -216,16 +216,19 @@ def _joserfc_algs() -> set[str]:
     return set(JWSRegistry.algorithms)
 
 
-def best(fn: Callable[[], Any], rounds: int, repeat: int) -> float:
-    """Best-of-``repeat`` mean time of ``fn`` over ``rounds`` calls, in microseconds."""
-    fn()
-    results = []
+def best_of(fns: dict[str, Callable[[], Any]], rounds: int, repeat: int) -> dict[str, float]:
+    """Time each function ``rounds`` times per run, the functions interleaved run by run so
+    that background load hits them alike; keep the best run. Microseconds per call."""
+    for fn in fns.values():
+        fn()
+    out = {name: float("inf") for name in fns}
     for _ in range(repeat):
-        start = time.perf_counter_ns()
-        for _ in range(rounds):
-            fn()
-        results.append((time.perf_counter_ns() - start) / rounds / 1000)
-    return min(results)
+        for name, fn in fns.items():
+            start = time.perf_counter_ns()
+            for _ in range(rounds):
+                fn()
+            out[name] = min(out[name], (time.perf_counter_ns() - start) / rounds / 1000)
+    return out
 
 
 def main() -> None:
@@ -263,16 +266,25 @@ def main() -> None:
         for _name, (v, s) in peer.items():
             v()
             s()
-        fv = best(lambda: floor_v(btoken), rounds, args.repeat)
-        fs = best(lambda: floor_s(claims), rounds, args.repeat)
-        verify_times = {
-            "jwtkit": best(lambda: verifier.verify(token), rounds, args.repeat),
-            **{n: best(v, rounds, args.repeat) for n, (v, _) in peer.items()},
-        }
-        sign_times = {
-            "jwtkit": best(lambda: jwtkit.encode(claims, key, alg), rounds, args.repeat),
-            **{n: best(s, rounds, args.repeat) for n, (_, s) in peer.items()},
-        }
+        verify_times = best_of(
+            {
+                "floor": lambda: floor_v(btoken),
+                "jwtkit": lambda: verifier.verify(token),
+                **{n: v for n, (v, _) in peer.items()},
+            },
+            rounds,
+            args.repeat,
+        )
+        sign_times = best_of(
+            {
+                "floor": lambda: floor_s(claims),
+                "jwtkit": lambda: jwtkit.encode(claims, key, alg),
+                **{n: s for n, (_, s) in peer.items()},
+            },
+            rounds,
+            args.repeat,
+        )
+        fv, fs = verify_times["floor"], sign_times["floor"]
         rows_v.append(
             [alg, f"{fv:.1f}"]
             + [f"{verify_times[n]:.1f} ({verify_times[n] / fv:.2f}x)" for n in names]
