@@ -29,8 +29,20 @@ from jwtkit.jwt import (
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    # JWKSClient lives in jwtkit.jwks_client (it needs httpx, the 'client' extra); importing it
+    # lazily keeps ``import jwtkit`` free of HTTP modules.
+    if name == "JWKSClient":
+        from jwtkit.jwks_client import JWKSClient
+
+        return JWKSClient
+    raise AttributeError(f"module 'jwtkit' has no attribute {name!r}")
+
+
 __all__ = [
     "ALGORITHMS",
+    "JWKSClient",
     "JWTKitError",
     "Key",
     "KeyResolver",

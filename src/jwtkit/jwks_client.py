@@ -36,6 +36,7 @@ httpx is imported lazily, when the first fetch happens, so ``import jwtkit`` doe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import json
 import logging
@@ -44,7 +45,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 from jwtkit.errors import JWKSFetchError, JWTKitError, KeyNotFoundError
@@ -62,6 +63,14 @@ _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d{1,10})\"?\s*(?:,|$)", re.
 _NO_CACHE = re.compile(r"(?:^|,)\s*(?:no-store|no-cache)\s*(?:,|=|$)", re.IGNORECASE)
 _ACCEPT = "application/jwk-set+json, application/json;q=0.9"
 _LOOPBACK_NAMES = ("localhost",)
+
+
+class _Fetched(NamedTuple):
+    """One HTTP response, read in full (bounded by ``max_response_bytes``)."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    body: bytes
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -276,7 +285,7 @@ class JWKSClient:
 
     async def aresolve_key(self, header: Mapping[str, Any]) -> Key:
         """Async :meth:`resolve_key` (KeyResolver protocol); never blocks the event loop."""
-        keyset = self._fresh_keyset()
+        keyset = self.fresh_keyset()
         if keyset is None:
             keyset = await self.aget_keyset()
         try:
@@ -293,7 +302,8 @@ class JWKSClient:
 
     # -- cache logic -----------------------------------------------------------------------
 
-    def _fresh_keyset(self) -> KeySet | None:
+    def fresh_keyset(self) -> KeySet | None:
+        """Return the cached KeySet if it is still fresh (no I/O), else None."""
         if self._keyset is not None and self.clock() < self._expires_at:
             return self._keyset
         return None
@@ -325,7 +335,7 @@ class JWKSClient:
             )
         return keyset
 
-    def _ttl(self, response: httpx.Response) -> float:
+    def _ttl(self, response: _Fetched) -> float:
         ttl = parse_max_age(response.headers.get("cache-control"), response.headers.get("age"))
         if ttl is None:
             return self.default_ttl
@@ -350,14 +360,11 @@ class JWKSClient:
 
     # -- parsing ---------------------------------------------------------------------------
 
-    def _read_json(self, response: httpx.Response, what: str) -> Any:
+    def _read_json(self, response: _Fetched, what: str) -> Any:
         if response.status_code != 200:
             raise JWKSFetchError(f"{what}: HTTP status {response.status_code}")
-        body = response.content
-        if len(body) > self.max_response_bytes:
-            raise JWKSFetchError(f"{what}: response larger than {self.max_response_bytes} bytes")
         try:
-            return json.loads(body)
+            return json.loads(response.body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise JWKSFetchError(f"{what}: response is not JSON") from exc
 
@@ -404,14 +411,24 @@ class JWKSClient:
 
     # -- sync I/O --------------------------------------------------------------------------
 
-    def _sync_get(self, url: str) -> httpx.Response:
+    def _sync_get(self, url: str) -> _Fetched:
         import httpx
 
+        cap = self.max_response_bytes
         try:
-            if self._http_client is not None:
-                return self._http_client.get(url, headers=self.headers, follow_redirects=False)
-            with httpx.Client(timeout=self.timeout, follow_redirects=False) as client:
-                return client.get(url, headers=self.headers)
+            with contextlib.ExitStack() as stack:
+                client = self._http_client or stack.enter_context(
+                    httpx.Client(timeout=self.timeout, follow_redirects=False)
+                )
+                response = stack.enter_context(
+                    client.stream("GET", url, headers=self.headers, follow_redirects=False)
+                )
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > cap:
+                        raise JWKSFetchError(f"GET {url}: response larger than {cap} bytes")
+                return _Fetched(response.status_code, response.headers, bytes(body))
         except httpx.HTTPError as exc:
             raise JWKSFetchError(f"GET {url}: {type(exc).__name__}") from exc
 
@@ -452,16 +469,26 @@ class JWKSClient:
             lock = self._alocks[loop] = asyncio.Lock()
         return lock
 
-    async def _async_get(self, url: str) -> httpx.Response:
+    async def _async_get(self, url: str) -> _Fetched:
         import httpx
 
+        cap = self.max_response_bytes
         try:
-            if self._async_http_client is not None:
-                return await self._async_http_client.get(
-                    url, headers=self.headers, follow_redirects=False
+            async with contextlib.AsyncExitStack() as stack:
+                client = self._async_http_client
+                if client is None:
+                    client = await stack.enter_async_context(
+                        httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
+                    )
+                response = await stack.enter_async_context(
+                    client.stream("GET", url, headers=self.headers, follow_redirects=False)
                 )
-            async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
-                return await client.get(url, headers=self.headers)
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > cap:
+                        raise JWKSFetchError(f"GET {url}: response larger than {cap} bytes")
+                return _Fetched(response.status_code, response.headers, bytes(body))
         except httpx.HTTPError as exc:
             raise JWKSFetchError(f"GET {url}: {type(exc).__name__}") from exc
 

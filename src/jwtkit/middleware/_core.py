@@ -6,7 +6,9 @@ RFC 6750 (bearer tokens), RFC 9068 (JWT profile for OAuth 2.0 access tokens).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -205,14 +207,71 @@ class BearerGuard:
         denylist: a :class:`jwtkit.revocation.Denylist` kept in sync by a revocation listener
             (None: rely on the access tokens' short lifetime).
         realm: the ``realm`` sent in ``WWW-Authenticate`` challenges (str).
+        cache_size: how many verified tokens to remember (0 disables; default 1024). A client
+            sends the same access token many times; a hit skips the signature check but still
+            re-checks the time claims (``exp``, ``nbf``, ``iat`` with the verifier's leeway) and
+            the denylist on every request.
+        cache_ttl: seconds a verified token is remembered (default 60). When the key source is a
+            :class:`~jwtkit.jwks_client.JWKSClient`, entries die as soon as its cached JWK Set
+            stops being fresh or is replaced, so a key the issuer withdrew stops verifying at the
+            next refresh, exactly as without the cache.
+        clock: wall clock in seconds since the epoch (default :func:`time.time`; injectable).
     """
 
     def __init__(
-        self, verifier: Verifier, *, denylist: Denylist | None = None, realm: str = "jwtkit"
+        self,
+        verifier: Verifier,
+        *,
+        denylist: Denylist | None = None,
+        realm: str = "jwtkit",
+        cache_size: int = 1024,
+        cache_ttl: float = 60.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.verifier = verifier
         self.denylist = denylist
         self.realm = realm
+        self.cache_size = int(cache_size)
+        self.cache_ttl = float(cache_ttl)
+        self._cache: dict[str, tuple[dict[str, Any], float, object]] = {}
+        self._cache_lock = threading.Lock()
+        self.clock = clock
+
+    # -- verified-token cache -------------------------------------------------------------
+
+    def _keyset_marker(self) -> object:
+        fresh = getattr(self.verifier.key_source, "fresh_keyset", None)
+        return fresh() if fresh is not None else None
+
+    def _cached(self, token: str, now: float) -> dict[str, Any] | None:
+        if not self.cache_size:
+            return None
+        entry = self._cache.get(token)
+        if entry is None:
+            return None
+        claims, until, marker = entry
+        if now >= until or marker is not self._keyset_marker():
+            self._forget(token)
+            return None
+        try:
+            self.verifier.check_claims(claims, now)
+        except JWTKitError:
+            self._forget(token)
+            return None  # let the full verification raise the precise error
+        return dict(claims)
+
+    def _forget(self, token: str) -> None:
+        with self._cache_lock:  # every mutation holds the lock; lookups need none
+            self._cache.pop(token, None)
+
+    def _remember(self, token: str, claims: dict[str, Any], now: float) -> None:
+        if not self.cache_size:
+            return
+        entry = (dict(claims), now + self.cache_ttl, self._keyset_marker())
+        with self._cache_lock:
+            if len(self._cache) >= self.cache_size:
+                self._cache.pop(next(iter(self._cache)), None)  # oldest first
+            self._cache[token] = entry
 
     def extract(self, authorization: str | None) -> str:
         """Return the bearer token from an ``Authorization`` header value (RFC 6750 §2.1).
@@ -269,10 +328,14 @@ class BearerGuard:
                 ``invalid_request``, or 503 when the issuer's keys cannot be fetched.
         """
         token = self.extract(authorization)
-        try:
-            claims = self.verifier.verify(token, now=now)
-        except JWTKitError as exc:
-            raise self._error(exc) from None
+        now = self.clock() if now is None else now
+        claims = self._cached(token, now)
+        if claims is None:
+            try:
+                claims = self.verifier.verify(token, now=now)
+            except JWTKitError as exc:
+                raise self._error(exc) from None
+            self._remember(token, claims, now)
         return self._finish(claims, token)
 
     async def aauthenticate(
@@ -280,10 +343,14 @@ class BearerGuard:
     ) -> Principal:
         """Async :meth:`authenticate`: keys are fetched without blocking the event loop."""
         token = self.extract(authorization)
-        try:
-            claims = await self.verifier.averify(token, now=now)
-        except JWTKitError as exc:
-            raise self._error(exc) from None
+        now = self.clock() if now is None else now
+        claims = self._cached(token, now)
+        if claims is None:
+            try:
+                claims = await self.verifier.averify(token, now=now)
+            except JWTKitError as exc:
+                raise self._error(exc) from None
+            self._remember(token, claims, now)
         return self._finish(claims, token)
 
     def require(self, principal: Principal, scopes: Iterable[str]) -> Principal:

@@ -146,10 +146,11 @@ class RevocationListener(_Base):
             clock=clock,
         )
         self.ready = threading.Event()
+        self._attempted = threading.Event()  # set after the first connection attempt
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def load(self, client: redis.Redis) -> int:
+    def load(self, client: redis.Redis[Any]) -> int:
         """Merge the Redis sets into the denylist and prune; returns the entries loaded (int).
 
         Raises:
@@ -170,8 +171,8 @@ class RevocationListener(_Base):
     def start(self, wait: float | None = 5.0) -> RevocationListener:
         """Start the thread; wait up to ``wait`` seconds for the first load (None: don't wait).
 
-        Returns self. Does not raise when Redis is down: the thread keeps retrying, and
-        ``ready`` is set after the first successful load.
+        Returns self. Does not raise when Redis is down: it returns after the first failed
+        attempt, the thread keeps retrying, and ``ready`` is set after the first successful load.
         """
         if self._thread is not None:
             return self
@@ -181,7 +182,7 @@ class RevocationListener(_Base):
         )
         self._thread.start()
         if wait:
-            self.ready.wait(wait)
+            self._attempted.wait(wait)
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -211,6 +212,7 @@ class RevocationListener(_Base):
                 self.load(client)
                 self.connected = True
                 self.ready.set()
+                self._attempted.set()
                 next_sync = time.monotonic() + self.resync_interval
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=self.poll_timeout)
@@ -221,6 +223,7 @@ class RevocationListener(_Base):
                         next_sync = time.monotonic() + self.resync_interval
             except (redis.RedisError, OSError) as exc:
                 self.connected = False
+                self._attempted.set()
                 logger.warning("jwtkit: revocation listener lost Redis (%s); retrying", exc)
                 self._stop.wait(self.reconnect_delay)
             finally:
@@ -266,9 +269,10 @@ class AsyncRevocationListener(_Base):
             clock=clock,
         )
         self.ready = asyncio.Event()
+        self._attempted = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    async def load(self, client: redis.asyncio.Redis) -> int:
+    async def load(self, client: redis.asyncio.Redis[Any]) -> int:
         """Merge the Redis sets into the denylist and prune; returns the entries loaded (int).
 
         Raises:
@@ -287,13 +291,17 @@ class AsyncRevocationListener(_Base):
         return count
 
     async def start(self, wait: float | None = 5.0) -> AsyncRevocationListener:
-        """Start the task; wait up to ``wait`` seconds for the first load. Returns self."""
+        """Start the task; wait up to ``wait`` seconds for the first connection attempt.
+
+        Returns self; never raises for Redis being down (``ready`` tells whether it loaded).
+        """
         if self._task is None:
             self.ready = asyncio.Event()
+            self._attempted = asyncio.Event()
             self._task = asyncio.create_task(self._run(), name=f"jwtkit-revocations:{self.prefix}")
         if wait:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.ready.wait(), wait)
+                await asyncio.wait_for(self._attempted.wait(), wait)
         return self
 
     async def stop(self) -> None:
@@ -326,6 +334,7 @@ class AsyncRevocationListener(_Base):
                 await self.load(client)
                 self.connected = True
                 self.ready.set()
+                self._attempted.set()
                 next_sync = time.monotonic() + self.resync_interval
                 while True:
                     message = await pubsub.get_message(
@@ -338,11 +347,12 @@ class AsyncRevocationListener(_Base):
                         next_sync = time.monotonic() + self.resync_interval
             except (redis.RedisError, OSError) as exc:
                 self.connected = False
+                self._attempted.set()
                 logger.warning("jwtkit: revocation listener lost Redis (%s); retrying", exc)
                 await asyncio.sleep(self.reconnect_delay)
             finally:
                 self.connected = False
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[attr-defined,unused-ignore]
                 with contextlib.suppress(Exception):
-                    await client.aclose()
+                    await client.aclose()  # type: ignore[attr-defined,unused-ignore]
