@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -69,8 +70,6 @@ class KeyEncryptor:
         plain = json.dumps(dict(private_jwk), separators=(",", ":")).encode()
         if self._aead is None:
             return plain.decode()
-        import os
-
         nonce = os.urandom(12)
         sealed = self._aead.encrypt(nonce, plain, kid.encode())
         return _ENVELOPE + base64.urlsafe_b64encode(nonce + sealed).decode()
@@ -84,9 +83,7 @@ class KeyEncryptor:
         if not stored.startswith(_ENVELOPE):
             return dict(json.loads(stored))
         if self._aead is None:
-            raise InvalidKeyError(
-                f"signing key {kid} is encrypted: set JWTKIT_KEY_ENCRYPTION_KEY"
-            )
+            raise InvalidKeyError(f"signing key {kid} is encrypted: set JWTKIT_KEY_ENCRYPTION_KEY")
         blob = base64.urlsafe_b64decode(stored[len(_ENVELOPE) :])
         try:
             plain = self._aead.decrypt(blob[:12], blob[12:], kid.encode())
@@ -132,6 +129,7 @@ class KeyManager:
         self.encryptor = encryptor or KeyEncryptor(None)
         self.clock = clock
         self._lock = threading.Lock()
+        self._reloading = threading.Lock()
         self._records: list[KeyRecord] = []
         self._loaded_at = float("-inf")
         self._private: dict[str, jwtkit.Key] = {}
@@ -159,8 +157,13 @@ class KeyManager:
             or (r.state == "retired" and r.publish_until is not None and r.publish_until <= now)
             for r in self._records
         )
-        if stale or due:
+        if due or self._loaded_at == float("-inf"):
             self.reload()
+        elif stale and self._reloading.acquire(blocking=False):
+            try:  # one thread refreshes the cache; the others keep using it meanwhile
+                self.reload()
+            finally:
+                self._reloading.release()
         return self._records
 
     def ensure_key(self) -> str:

@@ -76,9 +76,7 @@ def parse_form(content_type: str | None, body: bytes) -> dict[str, str]:
         raise _bad("the body must be application/x-www-form-urlencoded")
     try:
         text = body.decode("utf-8")
-        pairs = parse_qsl(
-            text, keep_blank_values=True, max_num_fields=_MAX_FIELDS, errors="strict"
-        )
+        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=_MAX_FIELDS, errors="strict")
     except UnicodeDecodeError:
         raise _bad("the body is not valid UTF-8") from None
     except ValueError:
@@ -123,8 +121,9 @@ def client_credentials_from(
             raw_id, sep, raw_secret = decoded.partition(":")
             if not sep:
                 raise ValueError("no colon")
-            client_id, secret = unquote_plus(raw_id, errors="strict"), unquote_plus(
-                raw_secret, errors="strict"
+            client_id, secret = (
+                unquote_plus(raw_id, errors="strict"),
+                unquote_plus(raw_secret, errors="strict"),
             )
         except (binascii.Error, ValueError, UnicodeDecodeError):
             raise OAuthError(
@@ -139,7 +138,10 @@ def client_credentials_from(
             raise _bad("client_id in the body does not match the Authorization header")
         if not client_id or len(client_id) > _MAX_NAME:
             raise OAuthError(
-                "invalid_client", "invalid client id", 401, {"WWW-Authenticate": 'Basic realm="jwtkit"'}
+                "invalid_client",
+                "invalid client id",
+                401,
+                {"WWW-Authenticate": 'Basic realm="jwtkit"'},
             )
         return ClientCredentials(client_id, secret, "client_secret_basic")
     if form_id is not None and len(form_id) > _MAX_NAME:

@@ -6,10 +6,13 @@ password is checked when either counter has reached its limit in the current win
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Protocol
 
-__all__ = ["FailureCounter", "LocalRateLimiter", "LoginRateLimiter"]
+log = logging.getLogger("jwtkit.server")
+
+__all__ = ["FailureCounter", "FallbackCounter", "LocalRateLimiter", "LoginRateLimiter"]
 
 
 class FailureCounter(Protocol):
@@ -56,6 +59,39 @@ class LocalRateLimiter:
             self._counts.pop((name, int(now // window)), None)
 
 
+class FallbackCounter:
+    """A shared counter (Redis) that falls back to an in-process one while it is unreachable,
+    so limits keep applying (per instance) instead of failing open or refusing every login."""
+
+    def __init__(self, primary: FailureCounter, fallback: FailureCounter | None = None) -> None:
+        self.primary = primary
+        self.fallback = fallback or LocalRateLimiter()
+
+    def failures(self, name: str, window: int, now: float) -> int:
+        """Failures of ``name`` in the current window (int)."""
+        try:
+            return self.primary.failures(name, window, now)
+        except Exception as exc:  # redis.RedisError, OSError
+            log.warning("rate-limit store unavailable (%s); counting in process", exc)
+            return self.fallback.failures(name, window, now)
+
+    def record_failure(self, name: str, window: int, now: float) -> int:
+        """Count one failure; returns the new count (int)."""
+        local = self.fallback.record_failure(name, window, now)
+        try:
+            return self.primary.record_failure(name, window, now)
+        except Exception:
+            return local
+
+    def reset(self, name: str, window: int, now: float) -> None:
+        """Forget the failures of ``name``."""
+        self.fallback.reset(name, window, now)
+        try:
+            self.primary.reset(name, window, now)
+        except Exception as exc:
+            log.warning("rate-limit store unavailable (%s)", exc)
+
+
 class LoginRateLimiter:
     """Applies the per-username and per-address limits on top of a :class:`FailureCounter`.
 
@@ -63,7 +99,9 @@ class LoginRateLimiter:
         counter: where counts live. window: seconds (int). per_user / per_address: limits (int).
     """
 
-    def __init__(self, counter: FailureCounter, window: int, per_user: int, per_address: int) -> None:
+    def __init__(
+        self, counter: FailureCounter, window: int, per_user: int, per_address: int
+    ) -> None:
         self.counter = counter
         self.window = window
         self.per_user = per_user
@@ -73,9 +111,7 @@ class LoginRateLimiter:
         """Seconds until the next window (int) when a limit is reached, else None."""
         blocked = self.counter.failures(f"user:{username}", self.window, now) >= self.per_user
         if address and not blocked:
-            blocked = (
-                self.counter.failures(f"addr:{address}", self.window, now) >= self.per_address
-            )
+            blocked = self.counter.failures(f"addr:{address}", self.window, now) >= self.per_address
         if not blocked:
             return None
         return max(1, int(self.window - (now % self.window)))

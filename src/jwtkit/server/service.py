@@ -26,7 +26,7 @@ from jwtkit.server.audit import audit
 from jwtkit.server.keys import KeyManager
 from jwtkit.server.metrics import Metrics
 from jwtkit.server.oauth import ClientCredentials, OAuthError
-from jwtkit.server.passwords import SecretHasher
+from jwtkit.server.passwords import SecretHasher, VerifiedSecretCache
 from jwtkit.server.ratelimit import LoginRateLimiter
 from jwtkit.server.settings import SIGNING_ALGORITHMS, Settings
 from jwtkit.store.sql import (
@@ -123,6 +123,7 @@ class TokenService:
         self.metrics = metrics or Metrics()
         self.clock = clock
         self.issuer = settings.effective_issuer
+        self.secret_cache = VerifiedSecretCache(settings.client_secret_cache_seconds)
         self._verifiers: dict[tuple[str, ...], jwtkit.Verifier] = {}
 
     def _verifier_for(self, token: str) -> jwtkit.Verifier:
@@ -130,8 +131,11 @@ class TokenService:
         whatever their ``aud`` (the signature, ``iss`` and ``typ`` are what it checks)."""
         aud = jwtkit.decode_unverified(token).get("aud")
         auds: tuple[str, ...] = (
-            (aud,) if isinstance(aud, str) else tuple(a for a in aud if isinstance(a, str))
-            if isinstance(aud, list) else ()
+            (aud,)
+            if isinstance(aud, str)
+            else tuple(a for a in aud if isinstance(a, str))
+            if isinstance(aud, list)
+            else ()
         )
         verifier = self._verifiers.get(auds)
         if verifier is None:
@@ -177,8 +181,14 @@ class TokenService:
                     "invalid_client", "this endpoint needs a confidential client", 401, headers
                 )
             return client
-        if creds.secret is None or not self.hasher.verify(client.secret_hash, creds.secret):
+        stored = client.secret_hash or ""
+        if creds.secret is None:
             raise OAuthError("invalid_client", "unknown client or bad credentials", 401, headers)
+        if self.secret_cache.check(client.client_id, stored, creds.secret):
+            return client
+        if not self.hasher.verify(client.secret_hash, creds.secret):
+            raise OAuthError("invalid_client", "unknown client or bad credentials", 401, headers)
+        self.secret_cache.remember(client.client_id, stored, creds.secret)
         return client
 
     # ---- scopes ------------------------------------------------------------------------------
@@ -297,8 +307,13 @@ class TokenService:
             reason = "disabled" if (ok and user is not None) else "bad_credentials"
             self.limiter.failed(username, address, now)
             self.metrics.failed_logins.labels(reason).inc()
-            audit("login_failed", username=username, client_id=client.client_id, ip=address,
-                  reason=reason)
+            audit(
+                "login_failed",
+                username=username,
+                client_id=client.client_id,
+                ip=address,
+                reason=reason,
+            )
             raise OAuthError("invalid_grant", "invalid username or password")
         granted = self._grant_scope(scope, user.scope, client.scope)
         self.limiter.succeeded(username, now)
@@ -317,8 +332,13 @@ class TokenService:
                 policy=self.settings.session_cap_policy,
             )
         except SessionCapError:
-            audit("login_refused", username=username, client_id=client.client_id, ip=address,
-                  reason="session_cap")
+            audit(
+                "login_refused",
+                username=username,
+                client_id=client.client_id,
+                ip=address,
+                reason="session_cap",
+            )
             raise OAuthError(
                 "invalid_grant", f"session limit reached ({self.settings.session_cap})"
             ) from None
@@ -328,8 +348,15 @@ class TokenService:
             sub=user.id, client=client, scope=granted, sid=session.sid, now=now
         )
         self.metrics.tokens_issued.labels("password").inc()
-        audit("login_succeeded", username=username, sub=user.id, client_id=client.client_id,
-              sid=session.sid, jti=jti, ip=address)
+        audit(
+            "login_succeeded",
+            username=username,
+            sub=user.id,
+            client_id=client.client_id,
+            sid=session.sid,
+            jti=jti,
+            ip=address,
+        )
         return self._token_response(access, granted, refresh)
 
     def refresh_grant(
@@ -386,7 +413,9 @@ class TokenService:
             sub=user.id, client=client, scope=granted, sid=session.sid, now=now
         )
         self.metrics.tokens_issued.labels("refresh_token").inc()
-        return self._token_response(access, session.scope if scope is None else granted, new_refresh)
+        return self._token_response(
+            access, session.scope if scope is None else granted, new_refresh
+        )
 
     def client_credentials_grant(self, client: ClientRecord, scope: str | None) -> dict[str, Any]:
         """Client credentials grant (RFC 6749 §4.4): an access token whose ``sub`` is the
@@ -432,8 +461,14 @@ class TokenService:
         entries = list(entries)
         for entry in entries:
             self.metrics.revocations.labels(entry.kind).inc()
-            audit("revocation", grain=entry.kind, value=entry.value, until=int(entry.until),
-                  cutoff=entry.cutoff, actor=actor)
+            audit(
+                "revocation",
+                grain=entry.kind,
+                value=entry.value,
+                until=int(entry.until),
+                cutoff=entry.cutoff,
+                actor=actor,
+            )
         self.publish(entries)
 
     def revoke_session(self, sid: str, *, reason: str, actor: str) -> bool:
@@ -449,9 +484,7 @@ class TokenService:
         """End every session of a user: each by ``sid``, plus a ``sub`` cut-off of ``int(now)``
         (tokens issued later in the same second stay valid). Returns the sessions ended (int)."""
         now = self.clock()
-        entries = self.store.revoke_user(
-            user.id, reason, now, now + self.settings.access_token_ttl
-        )
+        entries = self.store.revoke_user(user.id, reason, now, now + self.settings.access_token_ttl)
         self._revoked(entries, actor=actor)
         return sum(1 for e in entries if e.kind == "sid")
 

@@ -38,77 +38,106 @@ class Settings(BaseSettings):
         env_prefix="JWTKIT_", extra="forbid", frozen=True, case_sensitive=False
     )
 
-    host: str = Field("127.0.0.1", description="Address uvicorn binds to.")
-    port: int = Field(8000, ge=0, le=65535, description="TCP port uvicorn binds to.")
+    host: str = Field(default="127.0.0.1", description="Address uvicorn binds to.")
+    port: int = Field(default=8000, ge=0, le=65535, description="TCP port uvicorn binds to.")
     data_dir: Path = Field(
-        Path("./data"), description="Directory for the SQLite database (created 0700)."
+        default=Path("./data"), description="Directory for the SQLite database (created 0700)."
     )
     database_url: str | None = Field(
-        None,
+        default=None,
         description="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db; "
         "default sqlite:///DATA_DIR/jwtkit.db.",
     )
-    database_pool_size: int = Field(10, ge=1, description="Connection pool size (PostgreSQL).")
+    database_pool_size: int = Field(
+        default=10, ge=1, description="Connection pool size (PostgreSQL)."
+    )
     redis_url: str | None = Field(
-        None, description="redis:// URL; when set, revocations are mirrored and rate limits shared."
+        default=None,
+        description="redis:// URL; when set, revocations are mirrored and rate limits shared.",
     )
     revocation_prefix: str = Field(
-        DEFAULT_PREFIX, description="Redis key prefix of the revocation sets (jwtkit.revocation)."
+        default=DEFAULT_PREFIX,
+        description="Redis key prefix of the revocation sets (jwtkit.revocation).",
     )
-    redis_prefix: str = Field("jwtkit", description="Redis key prefix for rate-limit counters.")
+    redis_prefix: str = Field(
+        default="jwtkit", description="Redis key prefix for rate-limit counters."
+    )
     redis_resync_seconds: int = Field(
-        60, ge=1, description="How often every live revocation is re-mirrored into Redis."
+        default=60, ge=1, description="How often every live revocation is re-mirrored into Redis."
     )
-    issuer: str | None = Field(None, description="The iss of every token; default http://HOST:PORT.")
+    issuer: str | None = Field(
+        default=None, description="The iss of every token; default http://HOST:PORT."
+    )
     audience: str | None = Field(
-        None, description="Default aud for clients without their own; default the issuer."
+        default=None, description="Default aud for clients without their own; default the issuer."
     )
-    access_token_ttl: int = Field(900, ge=1, description="Access-token lifetime (s).")
-    refresh_token_ttl: int = Field(30 * 86400, ge=1, description="Refresh-token lifetime (s).")
+    access_token_ttl: int = Field(default=900, ge=1, description="Access-token lifetime (s).")
+    refresh_token_ttl: int = Field(
+        default=30 * 86400, ge=1, description="Refresh-token lifetime (s)."
+    )
     refresh_grace_seconds: int = Field(
-        0, ge=0, description="Reuse of a just-rotated refresh token within this window is not "
-        "treated as theft (0 = off)."
+        default=0,
+        ge=0,
+        description="Reuse of a just-rotated refresh token within this window is not "
+        "treated as theft (0 = off).",
     )
     signing_alg: Literal["ES256", "RS256", "PS256", "EdDSA"] = Field(
-        "ES256", description="Algorithm of newly generated signing keys."
+        default="ES256", description="Algorithm of newly generated signing keys."
     )
     key_rotation_delay: int = Field(
-        300, ge=0, description="Default delay between `keys rotate` and promotion of the new key."
+        default=300,
+        ge=0,
+        description="Default delay between `keys rotate` and promotion of the new key.",
     )
     key_retire_margin: int = Field(
-        60, ge=0, description="Extra time retired keys stay published after their last token."
+        default=60,
+        ge=0,
+        description="Extra time retired keys stay published after their last token.",
     )
     key_cache_seconds: float = Field(
-        2.0, ge=0, description="How long an instance caches the key table (seconds)."
+        default=2.0, ge=0, description="How long an instance caches the key table (seconds)."
     )
     key_encryption_key: SecretStr | None = Field(
-        None, description="When set, private keys are stored AES-GCM encrypted under a key "
-        "derived from this secret (env JWTKIT_KEY_ENCRYPTION_KEY)."
+        default=None,
+        description="When set, private keys are stored AES-GCM encrypted under a key "
+        "derived from this secret (env JWTKIT_KEY_ENCRYPTION_KEY).",
     )
-    jwks_max_age: int = Field(300, ge=0, description="Cache-Control max-age of the JWK Set.")
+    jwks_max_age: int = Field(
+        default=300, ge=0, description="Cache-Control max-age of the JWK Set."
+    )
     session_cap: int = Field(
-        100, ge=0, description="Most concurrent sessions per user (0 = unlimited)."
+        default=100, ge=0, description="Most concurrent sessions per user (0 = unlimited)."
     )
     session_cap_policy: Literal["evict-oldest", "refuse"] = Field(
-        "evict-oldest", description="What a login beyond the cap does."
+        default="evict-oldest", description="What a login beyond the cap does."
     )
     login_max_failures_per_user: int = Field(
-        5, ge=1, description="Failed logins per username within the window before 429."
+        default=5, ge=1, description="Failed logins per username within the window before 429."
     )
     login_max_failures_per_address: int = Field(
-        20, ge=1, description="Failed logins per client address within the window before 429."
+        default=20,
+        ge=1,
+        description="Failed logins per client address within the window before 429.",
     )
-    login_failure_window: int = Field(300, ge=1, description="Rate-limit window (s).")
+    login_failure_window: int = Field(default=300, ge=1, description="Rate-limit window (s).")
     max_body_bytes: int = Field(
-        16384, ge=1024, description="Largest accepted request body (bytes); larger gets 413."
+        default=16384,
+        ge=1024,
+        description="Largest accepted request body (bytes); larger gets 413.",
     )
-    password_time_cost: int = Field(3, ge=1, description="argon2id iterations.")
-    password_memory_kib: int = Field(65536, ge=8, description="argon2id memory (KiB).")
-    password_parallelism: int = Field(4, ge=1, description="argon2id lanes.")
+    password_time_cost: int = Field(default=3, ge=1, description="argon2id iterations.")
+    password_memory_kib: int = Field(default=65536, ge=8, description="argon2id memory (KiB).")
+    password_parallelism: int = Field(default=4, ge=1, description="argon2id lanes.")
+    client_secret_cache_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="How long a successful client-secret verification is remembered "
+        "(HMAC in memory; 0 = verify with argon2id every time).",
+    )
     shutdown_timeout: int = Field(
-        10, ge=0, description="Graceful shutdown: seconds to let in-flight requests finish."
+        default=10, ge=0, description="Graceful shutdown: seconds to let in-flight requests finish."
     )
-    log_level: str = Field("info", description="Log level of the service and audit logs.")
+    log_level: str = Field(default="info", description="Log level of the service and audit logs.")
 
     @field_validator("issuer", "audience")
     @classmethod
@@ -178,6 +207,6 @@ def load_settings(config_file: str | os.PathLike[str] | None = None, **overrides
     toml_path = Path(path)
     if not toml_path.is_file():
         raise FileNotFoundError(f"configuration file not found: {toml_path}")
-    config = SettingsConfigDict(**{**Settings.model_config, "toml_file": toml_path})  # type: ignore[typeddict-item]
+    config = SettingsConfigDict(**{**Settings.model_config, "toml_file": toml_path})
     with_file = type("Settings", (Settings,), {"model_config": config, "__doc__": Settings.__doc__})
     return with_file(**kwargs)  # type: ignore[no-any-return]

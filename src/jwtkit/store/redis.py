@@ -27,12 +27,12 @@ class RedisMirror:
         prefix: key prefix (str), default :data:`jwtkit.revocation.DEFAULT_PREFIX`.
     """
 
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
+    def __init__(self, client: redis.Redis[bytes], prefix: str) -> None:
         self.client = client
         self.prefix = prefix
         self.keys = redis_keys(prefix)
 
-    def _add(self, pipe: redis.client.Pipeline, entry: RevocationEntry) -> None:
+    def _add(self, pipe: redis.client.Pipeline[bytes], entry: RevocationEntry) -> None:
         k = self.keys
         if entry.kind == "jti":
             pipe.zadd(k["jti"], {entry.value: entry.until}, gt=True)
@@ -97,7 +97,7 @@ class RedisRateLimiter:
         prefix: key prefix (str); keys are ``{prefix}:ratelimit:{name}:{window}``.
     """
 
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
+    def __init__(self, client: redis.Redis[bytes], prefix: str) -> None:
         self.client = client
         self.prefix = prefix
 

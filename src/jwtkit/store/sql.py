@@ -233,7 +233,9 @@ class RotateResult:
     ``grace`` (a consumed token presented within the grace window: a new pair was issued).
     """
 
-    outcome: Literal["ok", "unknown", "expired", "wrong_client", "session_revoked", "reuse", "grace"]
+    outcome: Literal[
+        "ok", "unknown", "expired", "wrong_client", "session_revoked", "reuse", "grace"
+    ]
     session: SessionRecord | None = None
     revoked: tuple[RevocationEntry, ...] = ()
 
@@ -439,7 +441,9 @@ class SQLStore:
         if disabled is not None:
             values["disabled"] = disabled
         with self.begin() as conn:
-            result = conn.execute(update(users).where(users.c.username == username).values(**values))
+            result = conn.execute(
+                update(users).where(users.c.username == username).values(**values)
+            )
         return result.rowcount == 1
 
     # ---- clients -----------------------------------------------------------------------------
@@ -501,7 +505,9 @@ class SQLStore:
         )
         if result.rowcount != 1:
             return None
-        access_exp = conn.execute(select(sessions.c.access_exp).where(sessions.c.sid == sid)).scalar()
+        access_exp = conn.execute(
+            select(sessions.c.access_exp).where(sessions.c.sid == sid)
+        ).scalar()
         until = max(float(access_exp or 0.0), now + 1.0)
         entry = RevocationEntry("sid", sid, until)
         self._put_revocation(conn, entry, now)
@@ -749,24 +755,6 @@ class SQLStore:
             rows = conn.execute(query.order_by(sessions.c.created_at, sessions.c.sid)).all()
         return [_session(r) for r in rows]
 
-    def touch_access(self, sid: str, access_exp: float) -> bool:
-        """Record that an access token expiring at ``access_exp`` was issued in session ``sid``.
-
-        Returns False when the session is revoked (the caller must not hand the token out).
-        """
-        with self.begin() as conn:
-            expr = (
-                func.max(sessions.c.access_exp, access_exp)
-                if self.is_sqlite
-                else func.greatest(sessions.c.access_exp, access_exp)
-            )
-            result = conn.execute(
-                update(sessions)
-                .where(and_(sessions.c.sid == sid, sessions.c.revoked_at.is_(None)))
-                .values(access_exp=expr)
-            )
-        return result.rowcount == 1
-
     def revoke_session(self, sid: str, reason: str, now: float) -> RevocationEntry | None:
         """Revoke a session and every refresh token of it; returns the ``sid`` entry to mirror
         (None when the session does not exist or is already revoked)."""
@@ -816,13 +804,11 @@ class SQLStore:
         None. Also reports ``sid`` when the token's session is revoked in the sessions table."""
         jti, sid, sub, iat = (claims.get(k) for k in ("jti", "sid", "sub", "iat"))
         with self.engine.connect() as conn:
-            wanted = [(k, v) for k, v in (("jti", jti), ("sid", sid), ("sub", sub)) if isinstance(v, str)]
+            wanted = [v for v in (jti, sid, sub) if isinstance(v, str)]
             rows = {
                 (r.kind, r.value): r
                 for r in conn.execute(
-                    select(revocations).where(
-                        revocations.c.value.in_([v for _, v in wanted] or [""])
-                    )
+                    select(revocations).where(revocations.c.value.in_(wanted or [""]))
                 ).all()
             }
             if isinstance(jti, str) and ("jti", jti) in rows:

@@ -1,0 +1,137 @@
+"""Assembly of one token-service instance without HTTP: store, Redis mirror, keys, service.
+
+:func:`build_services` is shared by the ASGI app (:func:`jwtkit.server.create_app`) and the admin
+CLI, which works on the same database without importing the web stack.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from jwtkit.server.keys import KeyEncryptor, KeyManager
+from jwtkit.server.metrics import Metrics
+from jwtkit.server.passwords import SecretHasher
+from jwtkit.server.ratelimit import (
+    FailureCounter,
+    FallbackCounter,
+    LocalRateLimiter,
+    LoginRateLimiter,
+)
+from jwtkit.server.service import RevocationPublisher, TokenService
+from jwtkit.server.settings import Settings
+from jwtkit.store.sql import SQLStore
+
+__all__ = ["Services", "build_services"]
+
+
+@dataclass
+class Services:
+    """Everything one service instance uses; built by :func:`build_services` (the admin CLI
+    builds the same thing without HTTP)."""
+
+    settings: Settings
+    store: SQLStore
+    keys: KeyManager
+    service: TokenService
+    metrics: Metrics
+    publisher: RevocationPublisher
+    redis: Any | None
+    clock: Callable[[], float]
+    owns_store: bool
+
+    def resync(self) -> int:
+        """Re-mirror every live revocation into Redis and prune expired rows; returns how many
+        entries were mirrored (0 without Redis)."""
+        now = self.clock()
+        self.store.prune(now)
+        if self.publisher.mirror is None:
+            return 0
+        count: int = self.publisher.mirror.mirror_all(self.store.live_revocations(now), now)
+        self.publisher.dirty = False
+        return count
+
+    def close(self) -> None:
+        """Release the database pool (when owned) and the Redis connection."""
+        if self.owns_store:
+            self.store.close()
+        if self.redis is not None:
+            self.redis.close()
+
+
+def build_services(
+    settings: Settings,
+    *,
+    store: SQLStore | None = None,
+    clock: Callable[[], float] | None = None,
+    migrate: bool = True,
+    ensure_key: bool = True,
+) -> Services:
+    """Build the store (running migrations), Redis mirror, key manager and token service.
+
+    Args:
+        settings: :class:`Settings`.
+        store: an existing :class:`SQLStore` (tests); default one from the settings.
+        clock: returns now, seconds since the epoch (float); default ``time.time``.
+        migrate: run the Alembic migrations to head (bool).
+        ensure_key: create the first signing key when there is none (bool).
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: the database is unreachable.
+        InvalidKeyError: stored keys are encrypted and the key encryption key is missing/wrong.
+    """
+    clock = clock or time.time
+    owns = store is None
+    if store is None:
+        if settings.is_sqlite:
+            settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        store = SQLStore(settings.effective_database_url, pool_size=settings.database_pool_size)
+    if migrate:
+        store.migrate()
+    redis_client = None
+    counter: FailureCounter = LocalRateLimiter()
+    mirror = None
+    if settings.redis_url:
+        import redis
+
+        from jwtkit.store.redis import RedisMirror, RedisRateLimiter
+
+        redis_client = redis.Redis.from_url(
+            settings.redis_url, socket_timeout=5, socket_connect_timeout=5
+        )
+        mirror = RedisMirror(redis_client, settings.revocation_prefix)
+        counter = FallbackCounter(RedisRateLimiter(redis_client, settings.redis_prefix))
+    secret = settings.key_encryption_key
+    keys = KeyManager(
+        store,
+        alg=settings.signing_alg,
+        access_token_ttl=settings.access_token_ttl,
+        margin=settings.key_retire_margin,
+        cache_seconds=settings.key_cache_seconds,
+        encryptor=KeyEncryptor(secret.get_secret_value() if secret else None),
+        clock=clock,
+    )
+    if ensure_key:
+        keys.ensure_key()
+    metrics = Metrics()
+    publisher = RevocationPublisher(mirror)
+    service = TokenService(
+        settings,
+        store,
+        keys,
+        hasher=SecretHasher(
+            settings.password_time_cost, settings.password_memory_kib, settings.password_parallelism
+        ),
+        limiter=LoginRateLimiter(
+            counter,
+            settings.login_failure_window,
+            settings.login_max_failures_per_user,
+            settings.login_max_failures_per_address,
+        ),
+        publish=publisher,
+        metrics=metrics,
+        clock=clock,
+    )
+    return Services(settings, store, keys, service, metrics, publisher, redis_client, clock, owns)

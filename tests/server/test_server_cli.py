@@ -1,0 +1,154 @@
+"""The admin commands in process (typer's CliRunner) on a SQLite data dir, and the audit log."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from jwtkit.cli.app import build_app
+from jwtkit.server import Settings, build_services
+
+from .support import FAST_HASH_ENV
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name, value in FAST_HASH_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("JWTKIT_CONFIG", raising=False)
+    monkeypatch.delenv("JWTKIT_DATABASE_URL", raising=False)
+    monkeypatch.delenv("JWTKIT_REDIS_URL", raising=False)
+    return tmp_path / "data"
+
+
+def run(data_dir: Path, *args: str, input: str | None = None, code: int = 0) -> Any:
+    result = runner.invoke(build_app(), [*args, "--data-dir", str(data_dir)], input=input)
+    assert result.exit_code == code, (args, result.output, result.exception)
+    return result
+
+
+def test_users_clients_sessions_keys(data_dir: Path) -> None:
+    run(
+        data_dir,
+        "users",
+        "add",
+        "alice",
+        "--password-stdin",
+        "--scope",
+        "read write",
+        input="pw-alice\n",
+    )
+    run(data_dir, "users", "add", "bob", input="pw-bob\npw-bob\n")  # prompted, no echo
+    run(data_dir, "users", "add", "alice", "--password-stdin", input="x\n", code=1)
+    run(data_dir, "users", "add", "carol", "--password-stdin", input="\n", code=1)
+    users = json.loads(run(data_dir, "users", "list", "--json").output)
+    assert [(u["username"], u["scope"]) for u in users] == [("alice", "read write"), ("bob", "")]
+    assert "alice" in run(data_dir, "users", "list").output
+    run(data_dir, "users", "set-password", "alice", "--password-stdin", input="new-pw\n")
+    run(data_dir, "users", "set-password", "nobody", "--password-stdin", input="x\n", code=1)
+
+    run(data_dir, "clients", "add", "web", "--public", "--scope", "read")
+    run(
+        data_dir,
+        "clients",
+        "add",
+        "api",
+        "--secret-stdin",
+        "--audience",
+        "https://api",
+        input="s3cret\n",
+    )
+    run(data_dir, "clients", "add", "web", "--public", code=1)
+    run(data_dir, "clients", "add", "x", "--public", "--secret-stdin", code=2)
+    run(data_dir, "clients", "add", "x", "--public", "--grant", "implicit", code=2)
+    clients = json.loads(run(data_dir, "clients", "list", "--json").output)
+    assert {c["client_id"]: c["grant_types"] for c in clients} == {
+        "api": ["password", "refresh_token", "client_credentials"],
+        "web": ["password", "refresh_token"],
+    }
+    assert "confidential" in run(data_dir, "clients", "list").output
+
+    # Sessions made through the service layer on the same data dir.
+    services = build_services(
+        Settings(
+            data_dir=data_dir,
+            **{k.removeprefix("JWTKIT_").lower(): v for k, v in FAST_HASH_ENV.items()},
+        )
+    )
+    svc = services.service
+    web = services.store.get_client("web")
+    tokens = [svc.password_grant(web, "alice", "new-pw", None, "127.0.0.1") for _ in range(3)]
+    services.close()
+    sessions = json.loads(run(data_dir, "sessions", "list", "alice", "--json").output)
+    assert len(sessions) == 3
+    assert "sessions of alice" in run(data_dir, "sessions", "list", "alice").output
+    run(data_dir, "sessions", "revoke", sessions[0]["sid"])
+    run(data_dir, "sessions", "revoke", sessions[0]["sid"], code=1)
+    run(data_dir, "sessions", "revoke", code=2)
+    assert "ended 2 session(s)" in run(data_dir, "sessions", "revoke", "--user", "alice").output
+    run(data_dir, "sessions", "revoke", "--user", "nobody", code=1)
+    run(data_dir, "sessions", "list", "nobody", code=1)
+    ended = json.loads(run(data_dir, "sessions", "list", "alice", "--all", "--json").output)
+    assert {s["revoked_reason"] for s in ended} == {"admin"}
+    assert tokens[0]["refresh_token"] not in json.dumps(ended)
+
+    run(data_dir, "users", "disable", "bob")
+    run(data_dir, "users", "disable", "nobody", code=1)
+    assert json.loads(run(data_dir, "users", "list", "--json").output)[1]["disabled"] is True
+
+    keys = json.loads(run(data_dir, "keys", "list", "--json").output)
+    assert [k["state"] for k in keys] == ["current"]
+    assert "published" in run(data_dir, "keys", "rotate", "--delay", "60", "--alg", "EdDSA").output
+    keys = json.loads(run(data_dir, "keys", "list", "--json").output)
+    assert sorted(k["state"] for k in keys) == ["current", "next"]
+    assert "signing keys" in run(data_dir, "keys", "list").output
+    run(data_dir, "keys", "rotate", "--delay", "-1", code=2)
+    run(data_dir, "keys", "rotate", "--alg", "none", code=2)
+
+
+def test_bad_settings_and_config(data_dir: Path, tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text("nonsense = true\n")
+    result = runner.invoke(build_app(), ["users", "list", "--config", str(config)])
+    assert result.exit_code == 2
+    result = runner.invoke(
+        build_app(), ["users", "list", "--database-url", "sqlite:////proc/x/y.db"]
+    )
+    assert result.exit_code == 1
+
+
+def test_audit_drops_credential_fields_and_formats_json(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from jwtkit.server.audit import JSONFormatter, audit
+
+    caplog.set_level("INFO", logger="jwtkit.audit")
+    audit(
+        "login_failed",
+        username="alice",
+        password="hunter2",
+        refresh_token="rt",
+        client_secret="cs",
+        token_type_hint="refresh_token",
+        sid=None,
+    )
+    record = caplog.records[-1]
+    event = json.loads(JSONFormatter().format(record))
+    assert event["event"] == "login_failed" and event["username"] == "alice"
+    assert event["token_type_hint"] == "refresh_token"
+    assert not {"password", "refresh_token", "client_secret", "sid"} & set(event)
+    other = logging.LogRecord("jwtkit.server", logging.ERROR, __file__, 1, "boom %s", ("x",), None)
+    try:
+        raise ValueError("inner")
+    except ValueError:
+        import sys
+
+        other.exc_info = sys.exc_info()
+    line = json.loads(JSONFormatter().format(other))
+    assert line["level"] == "error" and line["msg"] == "boom x" and "inner" in line["exc"]
