@@ -19,6 +19,7 @@ from jwtkit.errors import JWTKitError
 from jwtkit.jwa import ALGORITHMS
 from jwtkit.jwk import Key, KeyResolver, KeySet
 from jwtkit.jwt import (
+    ANY_AUDIENCE,
     VerifiedToken,
     Verifier,
     decode,
@@ -42,6 +43,7 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "ALGORITHMS",
+    "ANY_AUDIENCE",
     "JWKSClient",
     "JWTKitError",
     "Key",

@@ -16,7 +16,11 @@ from jwtkit.errors import MalformedError
 __all__ = ["DEFAULT_MAX_DEPTH", "dumps", "loads_object"]
 
 DEFAULT_MAX_DEPTH = 16
-_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+# The closing quote is optional so that an unterminated string is one token: without it, the
+# scan retried from every later quote, quadratic on '"\\"\\"...' (the parser rejects it anyway).
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]', re.DOTALL)
+# A \uD800-\uDFFF escape; only when one appears is the parsed value walked for lone surrogates.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]").search
 
 
 def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -58,6 +62,21 @@ def _depth(text: str) -> int:
     return best
 
 
+def _has_lone_surrogate(value: Any) -> bool:
+    # Paired escapes were joined by the parser; what is left is not Unicode text (RFC 8259 §8.2).
+    if type(value) is str:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if type(value) is dict:
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if type(value) is list:
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
+
+
 def loads_object(data: bytes | str, what: str = "JSON", max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
     """Parse a JSON object strictly.
 
@@ -71,11 +90,16 @@ def loads_object(data: bytes | str, what: str = "JSON", max_depth: int = DEFAULT
 
     Raises:
         MalformedError: invalid UTF-8 or JSON, a duplicate member name, NaN/Infinity, nesting
-            deeper than ``max_depth``, or a top-level value that is not an object.
+            deeper than ``max_depth``, a lone surrogate escape such as ``"\\ud800"`` (not Unicode
+            text, RFC 8259 §8.2, RFC 7493 §2.1), or a top-level value that is not an object.
     """
     try:
-        text = data.decode("utf-8") if isinstance(data, bytes) else data
-    except UnicodeDecodeError:
+        if isinstance(data, bytes):
+            text = data.decode("utf-8")
+        else:
+            text = data
+            text.encode("utf-8")  # a str may hold a raw lone surrogate
+    except UnicodeError:
         raise MalformedError(f"{what} is not UTF-8") from None
     # Cheap C-speed pre-check; the exact scan runs only when the bracket count could exceed the cap.
     if text.count("{") + text.count("[") > max_depth and _depth(text) > max_depth:
@@ -88,6 +112,8 @@ def loads_object(data: bytes | str, what: str = "JSON", max_depth: int = DEFAULT
         raise MalformedError(f"{what} is not valid JSON") from None
     if type(obj) is not dict:
         raise MalformedError(f"{what} is not a JSON object")
+    if "\\u" in text and _SURROGATE_ESCAPE(text) and _has_lone_surrogate(obj):
+        raise MalformedError(f"{what} contains a lone UTF-16 surrogate escape")
     return obj
 
 

@@ -212,6 +212,18 @@ class Key:
     ) -> None:
         if not _trusted:
             raise TypeError("use Key.generate/from_jwk/from_pem/from_der/from_secret")
+        if kid is not None and not isinstance(kid, str):
+            raise TypeError(f"kid must be a str, not {type(kid).__name__}")
+        if use is not None and use not in _USES:
+            raise ValueError(f"use must be one of {_USES}, not {use!r}")
+        if key_ops is not None and (
+            isinstance(key_ops, str)
+            or not set(key_ops) <= _KEY_OPS
+            or len(set(key_ops)) != len(key_ops)
+        ):
+            raise ValueError(
+                f"key_ops must be a list of distinct operations from {sorted(_KEY_OPS)}"
+            )
         self.raw = raw
         self.kid = kid
         self.use = use
@@ -368,11 +380,19 @@ class Key:
             InvalidKeyError: empty, or it is public-key material (PEM, SSH, JWK JSON, DER SPKI or
                 certificate), which must never be used as an HMAC secret (RFC 8725 §3.1, §2.1).
         """
-        raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+        if isinstance(secret, str):
+            raw = secret.encode("utf-8")
+        elif isinstance(secret, bytes | bytearray | memoryview):
+            raw = bytes(secret)
+        else:  # bytes(32) would silently be 32 zero bytes
+            raise TypeError(f"an HMAC secret must be bytes or str, not {type(secret).__name__}")
         if not raw:
             raise InvalidKeyError("HMAC secret is empty")
         if _looks_public(raw):
-            raise InvalidKeyError("public-key material cannot be used as an HMAC secret")
+            raise InvalidKeyError(
+                "public-key material cannot be used as an HMAC secret"
+                " (for an RSA/EC/OKP key, pass Key.from_pem(...) or Key.from_jwk(...))"
+            )
         return cls(raw, kid=kid, alg=alg, _trusted=True)
 
     @classmethod
@@ -433,8 +453,9 @@ class Key:
             return cls(_secrets.token_bytes(bits // 8), kid=kid, alg=alg, _trusted=True)
         else:
             raise InvalidKeyError(f"unknown kty {kty!r}")
-        key = cls(raw, alg=alg, _trusted=True)
-        key.kid = kid if kid is not None else key.thumbprint()
+        key = cls(raw, alg=alg, kid=kid, _trusted=True)
+        if kid is None:
+            key.kid = key.thumbprint()
         return key
 
     @classmethod
@@ -560,7 +581,13 @@ class Key:
         )
 
     def with_params(self, **params: Any) -> Key:
-        """Return a copy with some of ``kid``, ``alg``, ``use``, ``key_ops`` replaced."""
+        """Return a copy with some of ``kid``, ``alg``, ``use``, ``key_ops`` replaced (RFC 7517 §4).
+
+        Raises:
+            TypeError: an unknown parameter name, or a ``kid`` that is not a str.
+            ValueError: ``use`` not ``sig``/``enc``, or ``key_ops`` not distinct known operations.
+            UnsupportedAlgorithmError, KeyMismatchError: ``alg`` unknown or not fitting the key.
+        """
         unknown = set(params) - {"kid", "alg", "use", "key_ops"}
         if unknown:
             raise TypeError(f"unknown key parameters {sorted(unknown)}")
@@ -676,6 +703,9 @@ class Key:
 
         Args:
             hash_alg: a hashlib name (``"sha256"`` by default).
+
+        Raises:
+            ValueError: ``hash_alg`` is not a hashlib algorithm.
         """
         members = self._jwk_members(private=self.is_symmetric)
         required = {"oct": ("k",), "RSA": ("e", "n"), "EC": ("crv", "x", "y"), "OKP": ("crv", "x")}[
@@ -687,7 +717,11 @@ class Key:
 
     def thumbprint_uri(self, hash_alg: str = "sha256") -> str:
         """Return the JWK Thumbprint URI (RFC 9278 §3), e.g.
-        ``urn:ietf:params:oauth:jwk-thumbprint:sha-256:<thumbprint>``."""
+        ``urn:ietf:params:oauth:jwk-thumbprint:sha-256:<thumbprint>``.
+
+        Raises:
+            InvalidKeyError: ``hash_alg`` has no registered name (only sha256/384/512 do).
+        """
         name = {"sha256": "sha-256", "sha384": "sha-384", "sha512": "sha-512"}.get(hash_alg)
         if name is None:
             raise InvalidKeyError(f"no registered thumbprint URI hash name for {hash_alg!r}")
@@ -868,7 +902,7 @@ class KeySet:
         """
         alg = header.get("alg")
         kid = header.get("kid")
-        if kid is not None:
+        if "kid" in header:
             if not isinstance(kid, str):
                 raise MalformedError("'kid' must be a string")
             pool: Sequence[Key] = self._by_kid.get(kid, ())
@@ -893,7 +927,7 @@ class KeySet:
         return found[0]
 
     def to_jwks(self, private: bool = False) -> dict[str, Any]:
-        """Export as ``{"keys": [...]}``; public members only unless ``private``.
+        """Export as ``{"keys": [...]}`` (RFC 7517 §5); public members only unless ``private``.
 
         With ``private=False``, HMAC secrets are left out (they have no public form).
         """

@@ -88,10 +88,14 @@ def _check_url(url: str, *, allow_http: bool, what: str) -> str:
     """Return ``url`` if it is an absolute https URL (or http on loopback / when allowed)."""
     if not isinstance(url, str):
         raise JWKSFetchError(f"{what} is not a string")
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError:
+        raise JWKSFetchError(f"{what} is not a valid URL: {url[:200]!r}") from None
+    if parts.scheme == "https" and hostname:
         return url
-    if parts.scheme == "http" and parts.hostname and (allow_http or _is_loopback(parts.hostname)):
+    if parts.scheme == "http" and hostname and (allow_http or _is_loopback(hostname)):
         return url
     raise JWKSFetchError(f"{what} must be an absolute https URL: {url!r}")
 

@@ -135,12 +135,26 @@ class Policy:
         )
 
 
+def pyca_key(key: object) -> Key | None:
+    """Wrap a pyca/cryptography key object (as PyJWT accepts) in a :class:`Key`, else None.
+
+    The result is an RSA/EC/OKP key, never an HMAC secret.
+
+    Raises:
+        InvalidKeyError: a pyca/cryptography key of an unsupported type (DSA, X25519...).
+    """
+    if type(key).__module__.startswith("cryptography."):
+        return Key.from_cryptography(key)
+    return None
+
+
 def as_key_source(key: KeyLike) -> Key | KeySet | KeyResolver:
-    """Normalize a key argument: bytes/str become an HMAC :class:`Key` (refusing public keys).
+    """Normalize a key argument: bytes/str become an HMAC :class:`Key` (refusing public keys),
+    a pyca/cryptography key object becomes a :class:`Key`.
 
     Raises:
         InvalidKeyError: a secret that is empty or is public-key material.
-        TypeError: not a key, key set, resolver, bytes or str.
+        TypeError: not a key, key set, resolver, pyca/cryptography key, bytes or str.
     """
     if isinstance(key, Key | KeySet):
         return key
@@ -148,6 +162,9 @@ def as_key_source(key: KeyLike) -> Key | KeySet | KeyResolver:
         return Key.from_secret(key)
     if hasattr(key, "resolve_key"):
         return key
+    wrapped = pyca_key(key)
+    if wrapped is not None:
+        return wrapped
     raise TypeError(f"key must be a Key, KeySet, key resolver or bytes, not {type(key).__name__}")
 
 
@@ -169,7 +186,7 @@ def check_crit(header: Mapping[str, Any], protected: Mapping[str, Any] | None = 
     prot = header if protected is None else protected
     crit = header.get("crit")
     b64 = header.get("b64", True)
-    if crit is None:
+    if crit is None and "crit" not in header:
         if "b64" in header:
             raise UnsupportedCriticalHeaderError("'b64' must be listed in 'crit' (RFC 7797 §6)")
         return True
@@ -238,10 +255,20 @@ def candidate_keys(source: Key | KeySet | KeyResolver, header: Mapping[str, Any]
         return (source,)
     if isinstance(source, KeySet):
         return source.candidates(header)
-    kid = header.get("kid")
-    if kid is not None and type(kid) is not str:
+    if "kid" in header and type(header["kid"]) is not str:
         raise MalformedError("'kid' must be a string")
-    return (source.resolve_key(header),)
+    return (resolved_key(source.resolve_key(header)),)
+
+
+def resolved_key(key: object) -> Key:
+    """Return what a key resolver gave if it is a :class:`Key`.
+
+    Raises:
+        TypeError: the resolver returned something else (e.g. raw secret bytes or None).
+    """
+    if not isinstance(key, Key):
+        raise TypeError(f"a key resolver must return a jwtkit.Key, not {type(key).__name__}")
+    return key
 
 
 def verify_with_keys(
@@ -440,8 +467,9 @@ def verify_detailed(
 
     Args:
         token: compact JWS (str or bytes), or JWS JSON (a dict, or its text starting with ``{``).
-        key: a :class:`~jwtkit.Key`, a :class:`~jwtkit.KeySet`, a key resolver, or an HMAC
-            secret (bytes/str; public-key material is refused).
+        key: a :class:`~jwtkit.Key`, a :class:`~jwtkit.KeySet`, a key resolver, a
+            pyca/cryptography key object, or an HMAC secret (bytes/str; public-key material is
+            refused).
         algorithms: the allowed ``alg`` values (required; ``none`` is never allowed).
         detached_payload: the payload bytes when the token carries none (RFC 7515 Appendix F).
         allow_weak_keys: accept RSA < 2048 bits and HMAC secrets shorter than the hash.
@@ -489,11 +517,22 @@ def verify(
     ).payload
 
 
+def _payload_bytes(payload: bytes | str) -> bytes:
+    if isinstance(payload, str):
+        return payload.encode("utf-8")
+    if isinstance(payload, bytes | bytearray | memoryview):
+        return bytes(payload)
+    raise TypeError(f"payload must be bytes or str, not {type(payload).__name__}")
+
+
 def _signing_key(key: Key | bytes | str) -> Key:
     if isinstance(key, Key):
         return key
     if isinstance(key, bytes | bytearray | str):
         return Key.from_secret(key)
+    wrapped = pyca_key(key)
+    if wrapped is not None:
+        return wrapped
     raise TypeError(f"signing key must be a Key or bytes, not {type(key).__name__}")
 
 
@@ -507,7 +546,8 @@ def protected_header(
         (header dict, :class:`~jwtkit.jwa.Algorithm`).
 
     Raises:
-        MalformedError: ``headers['alg']`` disagrees with ``algorithm``;
+        MalformedError: ``headers['alg']`` disagrees with ``algorithm``; ``kid``/``typ``/``cty``
+            not a string; ``b64`` given in ``headers``;
         UnsupportedAlgorithmError: unknown ``alg``.
     """
     header: dict[str, Any] = {}
@@ -526,6 +566,12 @@ def protected_header(
             header.pop(name, None)
         else:
             header[name] = value
+    # Never emit a header that jwtkit's own verify would refuse as malformed.
+    for name in ("kid", "typ", "cty"):
+        if name in header and type(header[name]) is not str:
+            raise MalformedError(f"header {name!r} must be a string")
+    if "b64" in header:
+        raise MalformedError("set an unencoded payload with b64=False, not headers['b64']")
     if not b64:
         header["b64"] = False
         crit = list(header.get("crit", []))
@@ -565,10 +611,11 @@ def sign(
 
     Raises:
         UnsupportedAlgorithmError, KeyMismatchError, WeakKeyError, InvalidKeyError,
-        MalformedError (unencoded compact payload containing '.', header not serializable).
+        MalformedError (unencoded compact payload containing '.', header not serializable);
+        TypeError: ``payload`` not bytes/str, or a key of the wrong type.
     """
     skey = _signing_key(key)
-    body = payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
+    body = _payload_bytes(payload)
     if encoded_header is not None:
         header = _json.loads_object(b64d(encoded_header, "header"), "header")
         algobj = get_algorithm(header.get("alg"))
@@ -626,7 +673,7 @@ def sign_json(
         raise ValueError("at least one signer is needed")
     if flattened and len(signers) != 1:
         raise ValueError("the flattened syntax carries exactly one signature")
-    body = payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
+    body = _payload_bytes(payload)
     p = b64e(body) if b64 else body
     entries = []
     for key, alg, protected, unprotected in signers:
@@ -640,6 +687,10 @@ def sign_json(
             raise MalformedError("unprotected 'alg' disagrees with the signer's alg")
         if header.keys() & unprot.keys():
             raise MalformedError("protected and unprotected header names must be disjoint")
+        if "crit" in unprot or "b64" in unprot:  # RFC 7515 §4.1.11, RFC 7797 §6: protected only
+            raise MalformedError("'crit' and 'b64' must be in the protected header")
+        if "kid" in unprot and type(unprot["kid"]) is not str:
+            raise MalformedError("header 'kid' must be a string")
         h = b64e(_json.dumps(header)) if header else b""
         raw = skey.check_usable(algobj, "sign", allow_weak_keys)
         entry: dict[str, Any] = {"protected": h.decode("ascii")} if h else {}

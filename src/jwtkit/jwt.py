@@ -9,6 +9,7 @@ Reading a token without verifying it has its own plainly named functions,
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import time
 import weakref
 from collections.abc import Mapping, Sequence
@@ -43,11 +44,14 @@ from jwtkit.jws import (
     check_crit,
     parse_protected,
     protected_header,
+    pyca_key,
+    resolved_key,
     split_compact,
     verify_with_keys,
 )
 
 __all__ = [
+    "ANY_AUDIENCE",
     "VerifiedToken",
     "Verifier",
     "decode",
@@ -59,11 +63,27 @@ __all__ = [
 _NUMERIC = (int, float)
 _HEADER_CACHE_SIZE = 256
 _DATE_CLAIMS = ("exp", "nbf", "iat")
+_STR_TYPE = frozenset((str,))
 _ABSENT: Any = object()
 # Prepared (encoded header + ".", algorithm, key object) per signing key and header options.
 _SIGN_CACHE: weakref.WeakKeyDictionary[Key, dict[tuple[Any, ...], tuple[bytes, Algorithm, Any]]] = (
     weakref.WeakKeyDictionary()
 )
+
+
+def _check_now(now: float) -> float:
+    # An injected ``now`` of NaN or infinity would pass or fail every time check at once.
+    if isinstance(now, bool) or not isinstance(now, _NUMERIC):
+        raise TypeError(f"now must be seconds since the epoch (a number), not {type(now).__name__}")
+    if type(now) is float and math.isfinite(now):
+        return now
+    try:
+        value = float(now)
+    except OverflowError:
+        value = math.inf
+    if not math.isfinite(value):
+        raise ValueError("now must be a finite number of seconds since the epoch")
+    return value
 
 
 def _normalize_typ(value: str) -> str:
@@ -90,6 +110,22 @@ class VerifiedToken:
     key: Key
 
 
+class _AnyAudience:
+    """Type of :data:`ANY_AUDIENCE`."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "jwtkit.ANY_AUDIENCE"
+
+
+ANY_AUDIENCE: Any = _AnyAudience()
+"""Pass as ``audience=`` to accept a token whatever its ``aud`` (still type-checked).
+
+Meant for an issuer checking its own tokens (RFC 7662 introspection, RFC 7009 revocation), never for
+a resource server, which must name itself (RFC 9068 §4, RFC 8725 §3.9)."""
+
+
 def _as_tuple(value: str | Sequence[str] | None, name: str) -> frozenset[str] | None:
     if value is None:
         return None
@@ -106,12 +142,15 @@ class Verifier:
 
     Args:
         key: a :class:`~jwtkit.Key`, a :class:`~jwtkit.KeySet` (picked by ``kid``), a key
-            resolver (e.g. :class:`jwtkit.jwks_client.JWKSClient`), or an HMAC secret (bytes).
+            resolver (e.g. :class:`jwtkit.jwks_client.JWKSClient`), a pyca/cryptography public
+            key object, or an HMAC secret (bytes; PEM text is refused, use Key.from_pem).
         algorithms: allowed ``alg`` values (required, non-empty; ``none`` is never allowed).
         audience: expected audience(s) (str or list). When None, a token carrying ``aud`` is
             rejected (RFC 7519 §4.1.3); when set, ``aud`` is required and must contain one.
+            :data:`ANY_AUDIENCE` accepts any well-typed ``aud`` (for an issuer's own checks).
         issuer: expected issuer(s) (str or list); when set, ``iss`` is required.
-        leeway: clock skew allowance in seconds (float) for ``exp``, ``nbf``, ``iat``.
+        leeway: clock skew allowance in seconds (finite float >= 0, or a timedelta) for ``exp``,
+            ``nbf``, ``iat``.
         required: claim names that must be present.
         typ: expected ``typ`` header, e.g. ``"at+jwt"`` (RFC 8725 §3.11, RFC 9068 §2.1);
             compared case-insensitively with the ``application/`` prefix optional.
@@ -122,11 +161,14 @@ class Verifier:
         max_depth: cap on JSON nesting (default 16).
 
     Raises:
-        TypeError / ValueError: bad arguments; UnsupportedAlgorithmError: unknown ``alg``;
+        TypeError / ValueError: bad arguments (``algorithms`` a str or empty, ``leeway`` negative
+        or not finite, ``typ`` not a str, empty ``audience`` list); UnsupportedAlgorithmError:
+        unknown ``alg``;
         InvalidKeyError: an HMAC secret that is empty or public-key material.
     """
 
     __slots__ = (
+        "_any_aud",
         "_audiences",
         "_header_cache",
         "_issuers",
@@ -160,16 +202,24 @@ class Verifier:
             algorithms, allow_weak_keys, max_token_size, max_header_size, max_depth
         )
         self._key = as_key_source(key)
-        self._audiences = _as_tuple(audience, "audience")
+        self._any_aud = audience is ANY_AUDIENCE
+        self._audiences = None if self._any_aud else _as_tuple(audience, "audience")
         self._issuers = _as_tuple(issuer, "issuer")
         if isinstance(leeway, _dt.timedelta):
             leeway = leeway.total_seconds()
-        if isinstance(leeway, bool) or not isinstance(leeway, _NUMERIC) or leeway < 0:
-            raise ValueError("leeway must be a non-negative number of seconds")
-        self._leeway = float(leeway)
+        try:
+            seconds = -1.0 if isinstance(leeway, bool) else float(leeway)
+        except (TypeError, ValueError, OverflowError):
+            seconds = -1.0
+        # NaN or infinity would turn every time check off: refused like a negative leeway.
+        if not isinstance(leeway, _NUMERIC) or not 0 <= seconds < math.inf:
+            raise ValueError("leeway must be a finite, non-negative number of seconds")
+        self._leeway = seconds
         if isinstance(required, str):
             required = (required,)
         self._required = tuple(required)
+        if typ is not None and not isinstance(typ, str):
+            raise TypeError("typ must be a str, e.g. 'at+jwt'")
         self._typ = _normalize_typ(typ) if typ is not None else None
         self._subject = subject
         self._weak = allow_weak_keys
@@ -199,15 +249,14 @@ class Verifier:
         if not check_crit(header):
             raise MalformedError("a JWT cannot use an unencoded payload (RFC 7797 §7)")
         typ = header.get("typ")
-        if typ is not None and type(typ) is not str:
+        if "typ" in header and type(typ) is not str:
             raise MalformedError("'typ' must be a string")
         if self._typ is not None:
             if typ is None:
                 raise InvalidTypeError(f"token has no 'typ'; expected {self._typ!r}")
             if _normalize_typ(typ) != self._typ:
                 raise InvalidTypeError(f"token 'typ' is not {self._typ!r}")
-        kid = header.get("kid")
-        if kid is not None and type(kid) is not str:
+        if "kid" in header and type(header["kid"]) is not str:
             raise MalformedError("'kid' must be a string")
         if len(self._header_cache) >= _HEADER_CACHE_SIZE:
             self._header_cache.clear()
@@ -242,18 +291,20 @@ class Verifier:
                 keys = candidate_keys(self._key, header)
             used = verify_with_keys(keys, algorithm, signing_input, signature, self._weak)
         claims = _json.loads_object(b64d(p, "payload"), "claims", self._policy.max_depth)
-        self._check_claims(claims, time.time() if now is None else now)
-        return VerifiedToken(header, claims, used)
+        self._check_claims(claims, time.time() if now is None else _check_now(now))
+        # A copy: the cached header must not change when a caller edits the result.
+        return VerifiedToken(dict(header), claims, used)
 
     def verify_detailed(self, token: str | bytes, now: float | None = None) -> VerifiedToken:
         """Verify a compact JWT and return header, claims and the key used.
 
         Args:
             token: the compact JWT (str or ASCII bytes).
-            now: the current time in seconds since the epoch (default: ``time.time()``).
+            now: the current time in seconds since the epoch (default: ``time.time()``); a finite
+                number, else TypeError/ValueError.
 
         Returns:
-            :class:`VerifiedToken`.
+            :class:`VerifiedToken` (its ``header`` is the caller's own copy).
 
         Raises:
             JWTKitError subclasses: TokenTooLargeError, MalformedError, UnsupportedAlgorithmError,
@@ -281,7 +332,7 @@ class Verifier:
         keys: Sequence[Key] | None = None
         aresolve = getattr(self._key, "aresolve_key", None)
         if aresolve is not None:
-            keys = (await aresolve(header),)
+            keys = (resolved_key(await aresolve(header)),)
         return self._finish(data, h, p, s, header, algorithm, keys, now)
 
     async def averify(self, token: str | bytes, now: float | None = None) -> dict[str, Any]:
@@ -294,7 +345,7 @@ class Verifier:
         Raises:
             the claim errors listed in :meth:`verify_detailed`.
         """
-        self._check_claims(claims, time.time() if now is None else now)
+        self._check_claims(claims, time.time() if now is None else _check_now(now))
 
     def _check_claims(self, c: Mapping[str, Any], now: float) -> None:
         leeway = self._leeway
@@ -316,16 +367,20 @@ class Verifier:
                 raise InvalidClaimError("iat", "must be a NumericDate (a JSON number)")
             if iat > now + leeway:
                 raise ImmatureError("iat", "the token was issued in the future")
-        iss = c.get("iss")
-        if iss is not None and type(iss) is not str:
+        iss = c.get("iss", _ABSENT)  # "iss": null is not a StringOrURI, not absence
+        if iss is _ABSENT:
+            iss = None
+        elif type(iss) is not str:
             raise InvalidClaimError("iss", "must be a string")
         if self._issuers is not None:
             if iss is None:
                 raise MissingClaimError("iss", "the token has no issuer")
             if iss not in self._issuers:
                 raise InvalidIssuerError("iss", "unexpected issuer")
-        aud = c.get("aud")
-        if aud is not None:
+        aud = c.get("aud", _ABSENT)
+        if aud is None:  # "aud": null is not absence either
+            raise InvalidClaimError("aud", "must be a string or an array of strings")
+        if aud is not _ABSENT and aud is not None:
             if type(aud) is str:
                 auds: Sequence[str] = (aud,)
             elif type(aud) is list and all(type(a) is str for a in aud):
@@ -333,23 +388,23 @@ class Verifier:
             else:
                 raise InvalidClaimError("aud", "must be a string or an array of strings")
             if self._audiences is None:
-                raise InvalidAudienceError(
-                    "aud", "the token has an audience but none is expected (RFC 7519 §4.1.3)"
-                )
-            for a in auds:
-                if a in self._audiences:
-                    break
-            else:
+                if not self._any_aud:
+                    raise InvalidAudienceError(
+                        "aud", "the token has an audience but none is expected (RFC 7519 §4.1.3)"
+                    )
+            elif self._audiences.isdisjoint(auds):
                 raise InvalidAudienceError("aud", "this audience is not accepted")
         elif self._audiences is not None:
             raise MissingClaimError("aud", "the token has no audience")
-        sub = c.get("sub")
-        if sub is not None and type(sub) is not str:
+        sub = c.get("sub", _ABSENT)
+        if sub is _ABSENT:
+            sub = None
+        elif type(sub) is not str:
             raise InvalidClaimError("sub", "must be a string")
         if self._subject is not None and sub != self._subject:
             raise InvalidClaimError("sub", "unexpected subject")
-        jti = c.get("jti")
-        if jti is not None and type(jti) is not str:
+        jti = c.get("jti", _ABSENT)
+        if jti is not _ABSENT and type(jti) is not str:
             raise InvalidClaimError("jti", "must be a string")
         for name in self._required:
             if name not in c:
@@ -417,7 +472,8 @@ def encode(
     Args:
         claims: the claims (dict); ``exp``/``nbf``/``iat`` may be numbers (seconds since the
             epoch) or timezone-aware datetimes.
-        key: a private :class:`~jwtkit.Key` or an HMAC secret (bytes).
+        key: a private :class:`~jwtkit.Key`, a pyca/cryptography private key object, or an
+            HMAC secret (bytes/str; not PEM text).
         algorithm: ``alg``; defaults to the key's bound ``alg`` or its type's default.
         headers: extra header parameters; ``typ`` defaults to ``"JWT"`` (pass ``"at+jwt"`` for
             access tokens, RFC 9068 §2.1, or ``None`` to omit); ``kid`` defaults to the key's.
@@ -429,17 +485,22 @@ def encode(
     Raises:
         MalformedError: claims not a JSON object or not serializable; and the errors of
         :func:`jwtkit.jws.sign` (UnsupportedAlgorithmError, KeyMismatchError, WeakKeyError,
-        InvalidKeyError).
+        InvalidKeyError). TypeError: a key, or ``headers``, of the wrong type.
     """
     if not isinstance(claims, Mapping):
         raise MalformedError("claims must be a mapping")
+    if headers is not None and not isinstance(headers, Mapping):
+        raise TypeError(f"headers must be a mapping, not {type(headers).__name__}")
+    if not _STR_TYPE.issuperset(map(type, claims)) and not all(isinstance(n, str) for n in claims):
+        # json would turn 1 into "1" silently, and {1: .., "1": ..} into duplicate members.
+        raise MalformedError("claim names must be strings (RFC 7519 §4)")
     body = claims
     for name in _DATE_CLAIMS:
         if isinstance(claims.get(name), _dt.datetime):
             body = {k: _claim_value(v) if k in _DATE_CLAIMS else v for k, v in claims.items()}
             break
     if type(key) is not Key:
-        key = Key.from_secret(key)  # type: ignore[arg-type]
+        key = pyca_key(key) or Key.from_secret(key)  # type: ignore[arg-type]
     prepared = None
     cache_key: tuple[Any, ...] = (
         key.kid,

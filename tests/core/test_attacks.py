@@ -801,7 +801,7 @@ CASES: list[Case] = [
     Case("aud-nested-list", hs_token(payload=claims(aud=[[AUD]])), hs, "invalid_claim"),
     Case("aud-object", hs_token(payload=claims(aud={AUD: True})), hs, "invalid_claim"),
     Case("aud-bool", hs_token(payload=claims(aud=True)), hs, "invalid_claim"),
-    Case("aud-null", hs_token(payload=claims(aud=None)), hs, "missing_claim"),
+    Case("aud-null", hs_token(payload=claims(aud=None)), hs, "invalid_claim"),
     Case("aud-empty-list", hs_token(payload=claims(aud=[])), hs, "invalid_audience"),
     Case("iss-number", hs_token(payload=claims(iss=1)), hs, "invalid_claim"),
     Case("iss-list", hs_token(payload=claims(iss=[ISS])), hs, "invalid_claim"),

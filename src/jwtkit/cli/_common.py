@@ -45,6 +45,7 @@ __all__ = [
     "read_secret_stdin",
     "read_token",
     "run_app",
+    "safe_json_text",
     "write_output",
 ]
 
@@ -59,6 +60,8 @@ EXIT_IO = 3
 """A file or stdin could not be read, or an output file could not be written."""
 EXIT_ERROR = 4
 """Any other jwtkit error (a code not in :data:`EXIT_CODES`)."""
+MAX_INPUT_BYTES = 1 << 20
+"""Cap on one file or stdin read (1 MiB): ``/dev/zero`` or an endless pipe cannot exhaust memory."""
 
 #: Error code (``JWTKitError.code``) -> process exit code. Stable: scripts depend on them.
 #: The tens digit is the family: 1x token format, 2x algorithm/type policy, 3x keys, 4x claims,
@@ -200,25 +203,32 @@ def read_input_bytes(path: str, *, what: str = "input") -> bytes:
 
     Raises:
         OSError: the file cannot be read.
-        CLIError: the input is empty (exit 3).
+        CLIError: the input is empty, or larger than :data:`MAX_INPUT_BYTES` (exit 3).
     """
     if path == "-":
         data = _stdin_bytes()
         name = "stdin"
     else:
         with open(path, "rb") as fh:
-            data = fh.read()
+            data = fh.read(MAX_INPUT_BYTES + 1)
         name = path
+    if len(data) > MAX_INPUT_BYTES:
+        raise CLIError(
+            f"{name}: {what} is larger than {MAX_INPUT_BYTES} bytes",
+            code="io_error",
+            exit_code=EXIT_IO,
+        )
     if not data.strip():
         raise CLIError(f"{name}: {what} is empty", code="io_error", exit_code=EXIT_IO)
     return data
 
 
 def _stdin_bytes() -> bytes:
+    # At most MAX_INPUT_BYTES + 1 bytes: callers report anything longer as too large.
     buffer = getattr(sys.stdin, "buffer", None)
     if buffer is not None:
-        return bytes(buffer.read())
-    return sys.stdin.read().encode("utf-8")
+        return bytes(buffer.read(MAX_INPUT_BYTES + 1))
+    return sys.stdin.read(MAX_INPUT_BYTES + 1).encode("utf-8")
 
 
 _BEARER = re.compile(r"^\s*bearer\s+", re.IGNORECASE)
@@ -232,8 +242,19 @@ def read_token(token: str) -> str:
 
     Raises:
         CLIError: no token was given (exit 3 for empty stdin, 2 for an empty argument).
+        jwtkit.errors.TokenTooLargeError: stdin holds more than :data:`MAX_INPUT_BYTES`.
     """
-    text = read_input_bytes("-", what="token").decode("utf-8") if token == "-" else token
+    if token == "-":
+        data = _stdin_bytes()
+        if len(data) > MAX_INPUT_BYTES:
+            from jwtkit.errors import TokenTooLargeError
+
+            raise TokenTooLargeError(f"the token on stdin is larger than {MAX_INPUT_BYTES} bytes")
+        if not data.strip():
+            raise CLIError("stdin: token is empty", code="io_error", exit_code=EXIT_IO)
+        text = data.decode("utf-8")
+    else:
+        text = token
     text = _BEARER.sub("", text).strip()
     if not text:
         raise UsageError("the token is empty")
@@ -258,6 +279,12 @@ def read_secret_stdin() -> bytes:
         secret = getpass.getpass("secret: ").encode("utf-8")
     else:
         secret = _stdin_bytes()
+        if len(secret) > MAX_INPUT_BYTES:
+            raise CLIError(
+                f"the secret read from stdin is larger than {MAX_INPUT_BYTES} bytes",
+                code="io_error",
+                exit_code=EXIT_IO,
+            )
         if secret.endswith(b"\r\n"):
             secret = secret[:-2]
         elif secret.endswith(b"\n"):
@@ -360,9 +387,25 @@ def pick_key(source: Key | KeySet, path: str, *, kid: str | None = None) -> Key:
 # --------------------------------------------------------------------------------------- output
 
 
+# C1 controls (U+009B is an 8-bit CSI), DEL, bidi overrides and line separators: a token's
+# strings may carry them to rewrite or hide what the terminal shows. json.dumps escapes C0 only.
+_UNSAFE_CHARS = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def safe_json_text(obj: Any) -> str:
+    """Return ``obj`` as indented JSON text (str) with terminal-unsafe characters escaped.
+
+    Non-ASCII text stays readable; control, bidi-override and line-separator characters (which can
+    only occur inside JSON strings) become ``\\uXXXX`` escapes, so the JSON means the same.
+    """
+    text = json.dumps(obj, indent=2, ensure_ascii=False)
+    return _UNSAFE_CHARS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def print_json(obj: Any) -> None:
-    """Write ``obj`` to stdout as indented UTF-8 JSON followed by a newline."""
-    sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+    """Write ``obj`` to stdout as indented UTF-8 JSON followed by a newline (see
+    :func:`safe_json_text`)."""
+    sys.stdout.write(safe_json_text(obj) + "\n")
     sys.stdout.flush()
 
 

@@ -147,7 +147,8 @@ def generate(
     key = Key.generate(value, crv=crv, size=bits, alg=alg, kid=kid)
     write_output(_serialize(key, fmt, private=True), out, private=True, force=force)
     label = key.crv or f"{key.size} bits"
-    _done(f"wrote {key.kty} {label} private key (kid {key.kid}) to {out}", out)
+    kid_note = f" (kid {key.kid})" if key.kid is not None else ""
+    _done(f"wrote {key.kty} {label} private key{kid_note} to {out}", out)
 
 
 # -------------------------------------------------------------------------------------- convert
@@ -192,7 +193,12 @@ def convert(
     """Convert a key between PEM and JWK; --public keeps only the public part."""
     data = read_input_bytes(file, what="key file")
     source_name = "stdin" if file == "-" else file
-    key = pick_key(parse_key_bytes(data, source=source_name), source_name, kid=select)
+    from jwtkit.jwk import KeySet
+
+    source = parse_key_bytes(data, source=source_name)
+    if select is not None and not isinstance(source, KeySet):
+        raise UsageError(f"--select needs a JWK Set, but {source_name} is a single key")
+    key = pick_key(source, source_name, kid=select)
     if to is not None:
         fmt = to
     else:

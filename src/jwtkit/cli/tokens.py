@@ -33,6 +33,7 @@ from jwtkit.cli._common import (
     read_input_bytes,
     read_secret_stdin,
     read_token,
+    safe_json_text,
 )
 
 if TYPE_CHECKING:
@@ -97,16 +98,28 @@ def parse_claim(pair: str, *, option: str = "--claim") -> tuple[str, Any]:
         ``(name, value)`` (tuple of str and a JSON value).
 
     Raises:
-        UsageError: no ``=`` or an empty name.
+        UsageError: no ``=`` or an empty name; a JSON VALUE with duplicate member names or nested
+            deeper than jwtkit's JSON cap (it would otherwise silently change meaning).
     """
+    from jwtkit import _json
+    from jwtkit.errors import MalformedError
+
     name, sep, raw = pair.partition("=")
     name = name.strip()
     if not sep or not name:
         raise UsageError(f"{option}: expected NAME=VALUE, got {pair!r}")
     try:
         value: Any = json.loads(raw, parse_constant=_reject_constant)
+    except RecursionError:
+        raise UsageError(f"{option}: {name}: the JSON value is nested too deeply") from None
     except ValueError:
-        value = raw
+        return name, raw
+    if isinstance(value, dict | list):
+        # raw is one JSON value, so the wrapper has exactly one member: re-parse it strictly.
+        try:
+            _json.loads_object('{"v":' + raw + "}", option)
+        except MalformedError as exc:
+            raise UsageError(f"{option}: {name}: {exc.message}") from None
     return name, value
 
 
@@ -126,7 +139,12 @@ def format_duration(seconds: float) -> str:
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond a float's range (a JSON number may have 4000 digits)
+        return False
 
 
 def _utc(value: float) -> str | None:
@@ -208,15 +226,18 @@ def _show(
     claims: Mapping[str, Any] | None,
     now: float,
 ) -> None:
-    from rich.json import JSON
+    from rich.highlighter import JSONHighlighter
     from rich.table import Table
+    from rich.text import Text
+
+    highlight = JSONHighlighter()  # on the escaped text as is: rich.json.JSON would re-parse it
 
     console.print("[bold cyan]Header[/]")
-    console.print(JSON.from_data(header))
+    console.print(highlight(Text(safe_json_text(header))))
     if claims is None:
         return
     console.print("[bold cyan]Claims[/]")
-    console.print(JSON.from_data(claims))
+    console.print(highlight(Text(safe_json_text(claims))))
     times = _times(claims, now)
     if times:
         table = Table(title=None, show_header=True, header_style="bold cyan", box=None)
@@ -243,6 +264,8 @@ def _show(
 
 
 def _now(now: float | None) -> float:
+    if now is not None and not math.isfinite(now):
+        raise UsageError("--now must be a finite number of seconds since the epoch")
     return time.time() if now is None else now
 
 
@@ -322,12 +345,20 @@ def _jwe_header(token: str) -> dict[str, Any]:
 
 
 def _remote_resolver(jwks: str | None, issuer_url: str | None, *, allow_http: bool) -> KeyResolver:
+    import logging
+
     from jwtkit.jwks_client import JWKSClient
 
-    if jwks is not None:
-        return JWKSClient(jwks, allow_http=allow_http)
-    assert issuer_url is not None
-    return JWKSClient.from_issuer(issuer_url, allow_http=allow_http)
+    # The client logs a warning before raising; the CLI reports the error itself, on one line.
+    logging.getLogger("jwtkit.jwks_client").addHandler(logging.NullHandler())
+    try:
+        if jwks is not None:
+            return JWKSClient(jwks, allow_http=allow_http)
+        assert issuer_url is not None
+        return JWKSClient.from_issuer(issuer_url, allow_http=allow_http)
+    except ValueError as exc:  # urllib's own parse errors, e.g. "http://[::1"
+        option = "--jwks" if jwks is not None else "--issuer"
+        raise UsageError(f"{option}: not a valid URL ({exc})") from None
 
 
 def _failure(exc: JWTKitError) -> dict[str, Any]:
@@ -573,7 +604,8 @@ def encode(
     iat is set to now unless given or --no-iat; --exp and --nbf take durations from now.
     """
     import jwtkit
-    from jwtkit.errors import WeakKeyError
+    from jwtkit import _json
+    from jwtkit.errors import MalformedError, WeakKeyError
 
     if (key is None) == (not secret_stdin):
         raise UsageError("give exactly one of --key, --secret-stdin")
@@ -585,16 +617,12 @@ def encode(
     claims: dict[str, Any] = {}
     if claims_file is not None:
         raw = read_input_bytes(claims_file, what="claims file")
-        try:
-            loaded = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-        except ValueError as exc:
-            raise CLIError(
-                f"--claims-file: not valid JSON ({exc.__class__.__name__})",
-                code="usage",
-                exit_code=2,
-            ) from None
-        if not isinstance(loaded, dict):
-            raise UsageError("--claims-file: the JSON must be an object of claims")
+        try:  # strict: duplicate members, NaN/Infinity and deep nesting are refused
+            loaded = _json.loads_object(raw, "--claims-file")
+        except MalformedError as exc:
+            if exc.message.endswith("is not a JSON object"):
+                raise UsageError("--claims-file: the JSON must be an object of claims") from None
+            raise CLIError(exc.message, code="usage", exit_code=2) from None
         claims.update(loaded)
     for pair in claim or ():
         name, value = parse_claim(pair)

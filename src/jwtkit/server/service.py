@@ -124,33 +124,22 @@ class TokenService:
         self.clock = clock
         self.issuer = settings.effective_issuer
         self.secret_cache = VerifiedSecretCache(settings.client_secret_cache_seconds)
-        self._verifiers: dict[tuple[str, ...], jwtkit.Verifier] = {}
+        self._verifier: jwtkit.Verifier | None = None
 
-    def _verifier_for(self, token: str) -> jwtkit.Verifier:
-        """A Verifier accepting the token's own audience: the service verifies its own tokens
-        whatever their ``aud`` (the signature, ``iss`` and ``typ`` are what it checks)."""
-        aud = jwtkit.decode_unverified(token).get("aud")
-        auds: tuple[str, ...] = (
-            (aud,)
-            if isinstance(aud, str)
-            else tuple(a for a in aud if isinstance(a, str))
-            if isinstance(aud, list)
-            else ()
-        )
-        verifier = self._verifiers.get(auds)
-        if verifier is None:
-            verifier = jwtkit.Verifier(
+    def _access_verifier(self) -> jwtkit.Verifier:
+        """The Verifier for the service's own access tokens: signature, ``iss``, ``typ`` and
+        required claims are checked, whatever the token's ``aud`` (``jwtkit.ANY_AUDIENCE``):
+        the issuer answers for every audience it issued to (RFC 7662 §2.2, RFC 7009 §2.1)."""
+        if self._verifier is None:
+            self._verifier = jwtkit.Verifier(
                 self.keys,
                 algorithms=list(SIGNING_ALGORITHMS),
                 issuer=self.issuer,
-                audience=list(auds) or None,
+                audience=jwtkit.ANY_AUDIENCE,
                 typ="at+jwt",
                 required=["exp", "iat", "jti", "sub", "client_id", "aud"],
             )
-            if len(self._verifiers) > 256:
-                self._verifiers.clear()
-            self._verifiers[auds] = verifier
-        return verifier
+        return self._verifier
 
     # ---- clients -----------------------------------------------------------------------------
 
@@ -448,7 +437,7 @@ class TokenService:
                 :class:`RevokedError` (``revoked``).
         """
         now = self.clock()
-        claims = self._verifier_for(token).verify(token, now=now)
+        claims = self._access_verifier().verify(token, now=now)
         if check_revoked:
             grain = self.store.revoked_grain(claims)
             if grain is not None:
