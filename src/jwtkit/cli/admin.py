@@ -59,6 +59,28 @@ def _settings(config: Path | None, **overrides: Any) -> Any:
         raise _fail(f"invalid settings: {exc}", 2) from None
 
 
+class _NoQueryString(logging.Filter):
+    """Drops the query string from uvicorn's access-log lines: a client that puts a token or
+    password in the URL (RFC 6750 §2.3, §5.3) must not get it written to the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+        return True
+
+
+class _StderrHandler(logging.Handler):
+    """Writes records to the current ``sys.stderr`` (looked up per record, not cached)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:
+            self.handleError(record)
+
+
 def _services(
     data_dir: Path | None,
     database_url: str | None,
@@ -66,8 +88,15 @@ def _services(
     *,
     ensure_key: bool = False,
 ) -> Any:
+    from jwtkit.server.audit import AUDIT_LOGGER, JSONFormatter
     from jwtkit.server.runtime import build_services
 
+    if not any(isinstance(h, _StderrHandler) for h in AUDIT_LOGGER.handlers):
+        # Admin actions are audit events too (issue 3 §11): JSON lines on stderr.
+        handler = _StderrHandler()
+        handler.setFormatter(JSONFormatter())
+        AUDIT_LOGGER.addHandler(handler)
+        AUDIT_LOGGER.setLevel(logging.INFO)
     settings = _settings(config, data_dir=data_dir, database_url=database_url)
     try:
         return build_services(settings, ensure_key=ensure_key)
@@ -83,6 +112,13 @@ def _read_secret(from_stdin: bool, prompt: str) -> str:
     if not value:
         raise _fail("an empty value is not allowed")
     return value
+
+
+def _check_name(kind: str, value: str) -> None:
+    """Refuse a user name or client id no token request could carry (RFC 6749 §3.2 form
+    values: non-empty, at most 255 characters, no control characters)."""
+    if not value or len(value) > 255 or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise _fail(f"a {kind} must be 1 to 255 characters without control characters", 2)
 
 
 def _ts(value: float | None) -> str:
@@ -165,6 +201,7 @@ def register(app: typer.Typer, keys_app: typer.Typer) -> None:
         root.handlers[:] = [handler]
         root.setLevel(settings.log_level.upper())
         logging.getLogger("alembic").setLevel(logging.WARNING)
+        logging.getLogger("uvicorn.access").addFilter(_NoQueryString())
         try:
             application = create_app(settings)
         except Exception as exc:
@@ -208,6 +245,7 @@ def register(app: typer.Typer, keys_app: typer.Typer) -> None:
         config: ConfigFile = None,
     ) -> None:
         """Add a user; the password is stored only as an argon2id hash."""
+        _check_name("user name", name)
         password = _read_secret(password_stdin, "Password")
         services = _services(data_dir, database_url, config)
         from jwtkit.server.audit import audit
@@ -334,6 +372,7 @@ def register(app: typer.Typer, keys_app: typer.Typer) -> None:
         prompt, stored only as an argon2id hash)."""
         from jwtkit.server.service import GRANT_TYPES
 
+        _check_name("client id", client_id)
         if public and secret_stdin:
             raise _fail("--public and --secret-stdin exclude each other", 2)
         grants = grant or (

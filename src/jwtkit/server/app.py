@@ -350,7 +350,9 @@ def create_app(
     async def list_sessions(request: Request) -> Response:
         """The bearer's own active sessions: ``{"sessions": [{sid, client_id, scope,
         created_at, last_used_at, expires_at, revoked_at, revoked_reason, current}]}`` (times in
-        seconds since the epoch). Needs ``Authorization: Bearer <access token>``."""
+        seconds since the epoch). Needs ``Authorization: Bearer <access token>`` (RFC 6750
+        §2.1); 401 ``invalid_request`` without one, 401 ``invalid_token`` (RFC 6750 §3.1) when
+        it does not verify, is revoked or has no ``sid`` (a client_credentials token)."""
 
         def work() -> dict[str, Any]:
             claims = bearer_claims(request)
@@ -361,10 +363,14 @@ def create_app(
 
     @app.delete("/sessions/{sid}", tags=["sessions"], status_code=204)
     async def delete_session(sid: str, request: Request) -> Response:
-        """End one of the bearer's own sessions; 204, or 404 when it is not the bearer's."""
+        """End one of the bearer's own sessions (``sid``: str, from ``GET /sessions``); its
+        refresh tokens die and its ``sid`` is revoked. Returns 204; 404 ``invalid_request`` when
+        the session is not the bearer's; 401 as for ``GET /sessions`` (RFC 6750 §3.1)."""
 
         def work() -> bool:
             claims = bearer_claims(request)
+            if len(sid) > 64 or any(ord(c) < 0x20 or ord(c) == 0x7F for c in sid):
+                return False  # no session has such a sid (and PostgreSQL refuses NUL)
             session = svc.store.get_session(sid)
             if session is None or session.user_id != claims["sub"]:
                 return False

@@ -112,7 +112,8 @@ def client_credentials_from(
 
     Raises:
         OAuthError: ``invalid_request`` (several methods, mismatched ids) or ``invalid_client``
-            (a malformed Basic header; 401 with ``WWW-Authenticate: Basic``).
+            (a malformed Basic header, e.g. bad base64, no colon, bad percent-encoding or a
+            control character; 401 with ``WWW-Authenticate: Basic``).
     """
     form_id, form_secret = params.get("client_id"), params.get("client_secret")
     if authorization and authorization[:6].lower() == "basic ":
@@ -125,6 +126,8 @@ def client_credentials_from(
                 unquote_plus(raw_id, errors="strict"),
                 unquote_plus(raw_secret, errors="strict"),
             )
+            if any(ord(c) < 0x20 or ord(c) == 0x7F for c in client_id + secret):
+                raise ValueError("control character")
         except (binascii.Error, ValueError, UnicodeDecodeError):
             raise OAuthError(
                 "invalid_client",

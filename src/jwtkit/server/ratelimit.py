@@ -116,11 +116,15 @@ class LoginRateLimiter:
             return None
         return max(1, int(self.window - (now % self.window)))
 
-    def failed(self, username: str, address: str | None, now: float) -> None:
-        """Count one failed login for ``username`` and ``address``."""
-        self.counter.record_failure(f"user:{username}", self.window, now)
+    def failed(self, username: str, address: str | None, now: float) -> bool:
+        """Count one failed login for ``username`` and ``address``; returns True when this
+        failure went past a limit (it raced others past :meth:`retry_after`: answer it as
+        rate-limited, so a concurrent burst learns no more than the limit allows)."""
+        over = self.counter.record_failure(f"user:{username}", self.window, now) > self.per_user
         if address:
-            self.counter.record_failure(f"addr:{address}", self.window, now)
+            count = self.counter.record_failure(f"addr:{address}", self.window, now)
+            over = over or count > self.per_address
+        return over
 
     def succeeded(self, username: str, now: float) -> None:
         """Reset the username's counter after a successful login."""

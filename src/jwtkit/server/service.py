@@ -280,21 +280,32 @@ class TokenService:
         if len(username) > 255:
             raise OAuthError("invalid_request", "username is too long")
         now = self.clock()
-        retry = self.limiter.retry_after(username, address, now)
-        if retry is not None:
+
+        def rate_limited(retry: int) -> OAuthError:
             self.metrics.failed_logins.labels("rate_limited").inc()
             audit("login_rate_limited", username=username, client_id=client.client_id, ip=address)
-            raise OAuthError(
+            return OAuthError(
                 "invalid_grant",
                 f"too many failed logins; retry in {retry} s",
                 429,
                 {"Retry-After": str(retry)},
             )
+
+        retry = self.limiter.retry_after(username, address, now)
+        if retry is not None:
+            raise rate_limited(retry)
         user = self.store.get_user(username)
         ok = self.hasher.verify(user.password_hash if user else None, password)
+        # Concurrent logins all pass the check above before any failure is counted: check again
+        # (a correct password raced past the limit is refused) and answer failures beyond it
+        # as rate-limited, so a burst learns no more than ``login_max_failures_per_user``.
+        retry = max(1, int(self.limiter.window - (now % self.limiter.window)))
+        if ok and self.limiter.retry_after(username, address, now) is not None:
+            raise rate_limited(retry)
         if not ok or user is None or user.disabled:
             reason = "disabled" if (ok and user is not None) else "bad_credentials"
-            self.limiter.failed(username, address, now)
+            if self.limiter.failed(username, address, now):
+                raise rate_limited(retry)
             self.metrics.failed_logins.labels(reason).inc()
             audit(
                 "login_failed",
@@ -364,6 +375,15 @@ class TokenService:
         self._check_grant(client, "refresh_token")
         if refresh_token is None:
             raise OAuthError("invalid_request", "refresh_token is required")
+        if scope is not None:
+            # Check the scope before consuming an active token: a refused request must leave it
+            # usable (a session's scope never changes, so this cannot race the rotation). A
+            # consumed token goes on to the rotation, whose reuse detection must still fire.
+            found = self.store.get_refresh_token(hash_refresh_token(refresh_token))
+            if found is not None and found[0] == "active" and found[2] == client.client_id:
+                current = self.store.get_session(found[1])
+                if current is not None:
+                    self._grant_scope(scope, current.scope)
         now = self.clock()
         new_refresh = secrets.token_urlsafe(32)
         access_exp = int(now) + self.settings.access_token_ttl
