@@ -85,6 +85,11 @@ def test_logout_with_bearer_access_token(svc: Svc) -> None:
     bad = svc.http.post("/logout", headers={"Authorization": "Bearer not.a.token"})
     assert bad.status_code == 401
     assert bad.json()["error"] == "invalid_token"
+    # An opaque value that is no refresh token of ours: 401 with the RFC 6750 §3 challenge.
+    unknown = svc.http.post("/logout", data={"token": "x" * 43})
+    assert unknown.status_code == 401
+    assert unknown.json()["error"] == "invalid_token"
+    assert 'error="invalid_token"' in unknown.headers["www-authenticate"]
 
 
 def test_introspection_fields_and_auth(svc: Svc) -> None:

@@ -331,7 +331,12 @@ def create_app(
                 raise _invalid_token(exc) from None
 
         if not await run_in_threadpool(work):
-            raise OAuthError("invalid_token", "unknown token", 401)
+            raise OAuthError(
+                "invalid_token",
+                "unknown token",
+                401,
+                {"WWW-Authenticate": 'Bearer realm="jwtkit", error="invalid_token"'},
+            )
         return Response(status_code=204, headers=NO_STORE)
 
     # ---- sessions ----------------------------------------------------------------------------
