@@ -19,9 +19,10 @@ Behaviour:
   issuer URL exactly (RFC 8414 §3.3);
 * a token whose ``kid`` is unknown triggers a refetch, at most once per ``refetch_cooldown``
   seconds, so forged ``kid`` values cannot make us hammer the issuer;
-* one fetch is in flight at a time (a :class:`threading.Lock` for the sync path, an
-  :class:`asyncio.Lock` per event loop for the async path); callers that waited for a fetch use
-  its result instead of fetching again;
+* one fetch is in flight at a time, across threads, event loops and the sync and async paths
+  (a :class:`threading.Lock`, which async callers poll without blocking their loop behind an
+  :class:`asyncio.Lock` per event loop); callers that waited for a fetch use its result instead
+  of fetching again;
 * when the issuer is unreachable the cached keys keep being served for ``max_stale`` seconds
   after they expired; after that, :class:`~jwtkit.errors.JWKSFetchError` is raised;
 * it never fetches a URL taken from a token: ``jku`` and ``x5u`` header parameters are ignored
@@ -38,7 +39,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-import json
 import logging
 import re
 import threading
@@ -48,7 +48,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
-from jwtkit.errors import JWKSFetchError, JWTKitError, KeyNotFoundError
+from jwtkit.errors import JWKSFetchError, JWTKitError, KeyNotFoundError, MalformedError
 
 if TYPE_CHECKING:
     import httpx
@@ -59,7 +59,8 @@ __all__ = ["JWKSClient"]
 
 logger = logging.getLogger("jwtkit.jwks_client")
 
-_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d{1,10})\"?\s*(?:,|$)", re.IGNORECASE)
+_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
+_MAX_DELTA = 2**31  # RFC 9111 §1.2.2: larger delta-seconds count as 2147483648
 _NO_CACHE = re.compile(r"(?:^|,)\s*(?:no-store|no-cache)\s*(?:,|=|$)", re.IGNORECASE)
 _ACCEPT = "application/jwk-set+json, application/json;q=0.9"
 _LOOPBACK_NAMES = ("localhost",)
@@ -121,8 +122,8 @@ def metadata_urls(issuer: str) -> list[str]:
 def parse_max_age(cache_control: str | None, age: str | None = None) -> float | None:
     """Return the freshness lifetime in seconds from a ``Cache-Control`` header (RFC 9111 §5.2.2).
 
-    ``no-store``/``no-cache`` give 0; ``max-age=N`` gives N minus the ``Age`` header (if any);
-    no usable directive gives None.
+    ``no-store``/``no-cache`` give 0; ``max-age=N`` gives N minus the ``Age`` header (if any),
+    N above 2147483648 counting as 2147483648 (RFC 9111 §1.2.2); no usable directive gives None.
     """
     if not cache_control:
         return None
@@ -131,7 +132,8 @@ def parse_max_age(cache_control: str | None, age: str | None = None) -> float | 
     match = _MAX_AGE.search(cache_control)
     if match is None:
         return None
-    value = float(match.group(1))
+    digits = match.group(1).lstrip("0") or "0"
+    value = float(_MAX_DELTA) if len(digits) > 10 else float(min(int(digits), _MAX_DELTA))
     if age is not None and age.strip().isdigit():
         value -= float(age.strip())
     return max(value, 0.0)
@@ -150,7 +152,8 @@ class JWKSClient:
             retried after a failure (default 10).
         max_stale: seconds after expiry during which cached keys are still served when the
             issuer cannot be reached (default 3600; 0 disables).
-        timeout: HTTP timeout in seconds for connect/read/write/pool (default 5).
+        timeout: HTTP timeout in seconds for connect/read/write/pool, and the most one
+            response may take to arrive in full (default 5).
         max_response_bytes: cap on the size of a JWK Set or metadata document (default 512 KiB).
         allow_http: allow plain ``http`` URLs for non-loopback hosts (default False).
         headers: extra request headers (e.g. ``User-Agent``).
@@ -255,9 +258,19 @@ class JWKSClient:
         """
         need, gen = self._need_fetch(force)
         if need:
-            with self._lock:
-                if self._completed == gen:  # nobody fetched while we waited for the lock
-                    self._fetch_sync()
+            # On an event loop's thread never block: the fetch holding the lock may be a task of
+            # this very loop (a sync verify() inside async code), which would deadlock.
+            try:
+                asyncio.get_running_loop()
+                on_loop = True
+            except RuntimeError:
+                on_loop = False
+            if self._lock.acquire(blocking=not on_loop):
+                try:
+                    if self._completed == gen:  # nobody fetched while we waited for the lock
+                        self._fetch_sync()
+                finally:
+                    self._lock.release()
         return self._serve()
 
     async def aget_keyset(self, *, force: bool = False) -> KeySet:
@@ -265,8 +278,18 @@ class JWKSClient:
         need, gen = self._need_fetch(force)
         if need:
             async with self._async_lock():
-                if self._completed == gen:
-                    await self._fetch_async()
+                # The threading lock is shared with the sync path and other event loops; poll
+                # it (never block the loop) until it is ours or another fetch has finished.
+                while not self._lock.acquire(blocking=False):
+                    if self._completed != gen:
+                        break
+                    await asyncio.sleep(0.005)
+                else:
+                    try:
+                        if self._completed == gen:
+                            await self._fetch_async()
+                    finally:
+                        self._lock.release()
         return self._serve()
 
     def resolve_key(self, header: Mapping[str, Any]) -> Key:
@@ -320,6 +343,8 @@ class JWKSClient:
         if fresh and not force:
             return False, gen
         if self._in_flight:
+            if self._keyset is not None and not force:
+                return False, gen  # a refresh is under way: serve the cached keys meanwhile
             return True, gen  # wait for the fetch in flight and use its result
         if self._last_attempt is not None and now - self._last_attempt < self.refetch_cooldown:
             # Recently tried: a forced refetch waits for the cooldown, and a failed refresh is
@@ -367,10 +392,12 @@ class JWKSClient:
     def _read_json(self, response: _Fetched, what: str) -> Any:
         if response.status_code != 200:
             raise JWKSFetchError(f"{what}: HTTP status {response.status_code}")
-        try:
-            return json.loads(response.body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise JWKSFetchError(f"{what}: response is not JSON") from exc
+        from jwtkit._json import loads_object
+
+        try:  # strict: duplicate member names, NaN, deep nesting and non-UTF-8 are refused
+            return loads_object(response.body, what)
+        except MalformedError as exc:
+            raise JWKSFetchError(exc.message) from exc
 
     def _parse_jwks(self, doc: Any) -> KeySet:
         from jwtkit.jwk import Key, KeySet
@@ -419,6 +446,7 @@ class JWKSClient:
         import httpx
 
         cap = self.max_response_bytes
+        deadline = time.monotonic() + self.timeout
         try:
             with contextlib.ExitStack() as stack:
                 client = self._http_client or stack.enter_context(
@@ -430,6 +458,8 @@ class JWKSClient:
                 body = bytearray()
                 for chunk in response.iter_bytes():
                     body += chunk
+                    if time.monotonic() > deadline:  # a byte-by-byte drip never trips httpx
+                        raise JWKSFetchError(f"GET {url}: took longer than {self.timeout} s")
                     if len(body) > cap:
                         raise JWKSFetchError(f"GET {url}: response larger than {cap} bytes")
                 return _Fetched(response.status_code, response.headers, bytes(body))
@@ -443,12 +473,13 @@ class JWKSClient:
             try:
                 response = self._sync_get(url)
                 if response.status_code == 404:
-                    last = JWKSFetchError(f"GET {url}: HTTP status 404")
                     continue
                 return self._parse_metadata(self._read_json(response, "issuer metadata"))
             except JWKSFetchError as exc:
-                last = exc
-        raise last or JWKSFetchError("no issuer metadata")
+                last = last or exc  # the first real failure says more than a fallback's 404
+        raise last or JWKSFetchError(
+            f"no issuer metadata (HTTP 404 at {metadata_urls(self.issuer)})"
+        )
 
     def _fetch_sync(self) -> None:
         self._begin()
@@ -477,6 +508,7 @@ class JWKSClient:
         import httpx
 
         cap = self.max_response_bytes
+        deadline = time.monotonic() + self.timeout
         try:
             async with contextlib.AsyncExitStack() as stack:
                 client = self._async_http_client
@@ -490,6 +522,8 @@ class JWKSClient:
                 body = bytearray()
                 async for chunk in response.aiter_bytes():
                     body += chunk
+                    if time.monotonic() > deadline:  # a byte-by-byte drip never trips httpx
+                        raise JWKSFetchError(f"GET {url}: took longer than {self.timeout} s")
                     if len(body) > cap:
                         raise JWKSFetchError(f"GET {url}: response larger than {cap} bytes")
                 return _Fetched(response.status_code, response.headers, bytes(body))
@@ -503,12 +537,13 @@ class JWKSClient:
             try:
                 response = await self._async_get(url)
                 if response.status_code == 404:
-                    last = JWKSFetchError(f"GET {url}: HTTP status 404")
                     continue
                 return self._parse_metadata(self._read_json(response, "issuer metadata"))
             except JWKSFetchError as exc:
-                last = exc
-        raise last or JWKSFetchError("no issuer metadata")
+                last = last or exc  # the first real failure says more than a fallback's 404
+        raise last or JWKSFetchError(
+            f"no issuer metadata (HTTP 404 at {metadata_urls(self.issuer)})"
+        )
 
     async def _fetch_async(self) -> None:
         self._begin()

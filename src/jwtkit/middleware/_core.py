@@ -309,6 +309,15 @@ class BearerGuard:
         )
 
     def _finish(self, claims: dict[str, Any], token: str) -> Principal:
+        for name in ("jti", "sid", "sub"):  # denylist keys: a non-string one is refused (no 500)
+            if not isinstance(claims.get(name, ""), str):
+                raise AuthError(
+                    401,
+                    "invalid_token",
+                    _DESCRIPTIONS["invalid_claim"],
+                    realm=self.realm,
+                    code="invalid_claim",
+                )
         if self.denylist is not None:
             try:
                 self.denylist.check(claims)

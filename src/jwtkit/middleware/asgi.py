@@ -130,7 +130,8 @@ def _http_exception(err: AuthError) -> HTTPException:
     # detail is a str so that Starlette's default handler (plain text) and FastAPI's (JSON
     # {"detail": ...}) both render it; the OAuth error code is in WWW-Authenticate.
     detail = err.description or err.error or "authentication required"
-    return HTTPException(status_code=err.status, detail=detail, headers=err.headers)
+    headers = {**err.headers, "Cache-Control": "no-store"}  # as the middleware and Flask send
+    return HTTPException(status_code=err.status, detail=detail, headers=headers)
 
 
 class BearerAuth:
@@ -155,7 +156,7 @@ class BearerAuth:
         if principal is not None:
             return principal
         try:
-            principal = await self.guard.aauthenticate(request.headers.get("authorization"))
+            principal = await self.guard.aauthenticate(_authorization(request.scope))
         except AuthError as err:
             raise _http_exception(err) from None
         _attach(request.scope, principal)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -44,7 +45,8 @@ _INF = float("inf")
 
 
 def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    # Redis members are bytes; a non-UTF-8 one must not stop the load (it matches no token).
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _merge_snapshot(
@@ -65,6 +67,8 @@ def _merge_snapshot(
         name = _s(field)
         try:
             cutoff = float(_s(value))
+            if not math.isfinite(cutoff):  # "nan" would wipe the subject's real cut-off
+                raise ValueError(value)
         except ValueError:
             logger.warning("jwtkit: ignoring bad revocation cut-off for a subject")
             continue
@@ -78,8 +82,12 @@ def _handle_message(denylist: Denylist, message: Mapping[str, Any] | None) -> bo
         return False
     try:
         event = parse_event(message["data"])
-    except MalformedError as exc:
+    except (MalformedError, RecursionError) as exc:  # deep JSON nesting raises RecursionError
         logger.warning("jwtkit: ignoring a malformed revocation event: %s", exc)
+        return False
+    if not all(math.isfinite(event[k]) for k in ("until", "cutoff") if k in event):
+        # NaN would win max() in the denylist and get the entry pruned (undoing a revocation)
+        logger.warning("jwtkit: ignoring a revocation event with a non-finite time")
         return False
     denylist.apply(event)
     return True
@@ -226,6 +234,10 @@ class RevocationListener(_Base):
                 self._attempted.set()
                 logger.warning("jwtkit: revocation listener lost Redis (%s); retrying", exc)
                 self._stop.wait(self.reconnect_delay)
+            except Exception:  # never die silently: a dead listener would stop revocations
+                self._attempted.set()
+                logger.exception("jwtkit: revocation listener failed; reconnecting")
+                self._stop.wait(self.reconnect_delay)
             finally:
                 self.connected = False
                 with contextlib.suppress(Exception):
@@ -349,6 +361,10 @@ class AsyncRevocationListener(_Base):
                 self.connected = False
                 self._attempted.set()
                 logger.warning("jwtkit: revocation listener lost Redis (%s); retrying", exc)
+                await asyncio.sleep(self.reconnect_delay)
+            except Exception:  # never die silently: a dead listener would stop revocations
+                self._attempted.set()
+                logger.exception("jwtkit: revocation listener failed; reconnecting")
                 await asyncio.sleep(self.reconnect_delay)
             finally:
                 self.connected = False
