@@ -23,6 +23,7 @@ they arrive, and reload periodically; see :class:`Denylist`.
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections.abc import Mapping
@@ -106,12 +107,16 @@ def parse_event(data: str | bytes) -> dict[str, Any]:
     kind, value, until = event.get("kind"), event.get("value"), event.get("until")
     if kind not in _KINDS or not isinstance(value, str) or not value:
         raise MalformedError("revocation event has no valid kind/value")
-    if isinstance(until, bool) or not isinstance(until, int | float):
+    if isinstance(until, bool) or not isinstance(until, int | float) or not math.isfinite(until):
         raise MalformedError("revocation event has no valid 'until'")
     out: dict[str, Any] = {"kind": kind, "value": value, "until": float(until)}
     if kind == "sub":
         cutoff = event.get("cutoff")
-        if isinstance(cutoff, bool) or not isinstance(cutoff, int | float):
+        if (
+            isinstance(cutoff, bool)
+            or not isinstance(cutoff, int | float)
+            or not math.isfinite(cutoff)
+        ):
             raise MalformedError("'sub' revocation event has no valid 'cutoff'")
         out["cutoff"] = float(cutoff)
     return out

@@ -551,7 +551,7 @@ def run_demo(redis_url: str | None, echo: Callable[[str], None] = print) -> bool
                     ok &= took < 1.0
         echo(f"{'done' if ok else 'FAILED'} in {time.monotonic() - started:.1f} s")
         return ok
-    except (RuntimeError, subprocess.CalledProcessError, OSError) as exc:
+    except (RuntimeError, subprocess.CalledProcessError, OSError, httpx.HTTPError) as exc:
         detail = getattr(exc, "stderr", None) or ""
         echo(f"demo failed: {exc} {detail}".strip())
         return False
