@@ -152,3 +152,48 @@ def test_audit_drops_credential_fields_and_formats_json(caplog: pytest.LogCaptur
         other.exc_info = sys.exc_info()
     line = json.loads(JSONFormatter().format(other))
     assert line["level"] == "error" and line["msg"] == "boom x" and "inner" in line["exc"]
+
+
+def test_set_password_end_sessions(data_dir: Path) -> None:
+    run(data_dir, "users", "add", "dave", "--password-stdin", input="old-pw\n")
+    run(data_dir, "clients", "add", "web", "--public")
+    services = build_services(
+        Settings(
+            data_dir=data_dir,
+            **{k.removeprefix("JWTKIT_").lower(): v for k, v in FAST_HASH_ENV.items()},
+        )
+    )
+    try:
+        svc = services.service
+        web = services.store.get_client("web")
+        assert web is not None
+        first = svc.password_grant(web, "dave", "old-pw", None, "127.0.0.1")
+        second = svc.password_grant(web, "dave", "old-pw", None, "127.0.0.1")
+    finally:
+        services.close()
+    # Without the flag the sessions stay; with it, every session ends and its tokens are void.
+    run(data_dir, "users", "set-password", "dave", "--password-stdin", input="pw-2\n")
+    assert len(json.loads(run(data_dir, "sessions", "list", "dave", "--json").output)) == 2
+    out = run(
+        data_dir,
+        "users",
+        "set-password",
+        "dave",
+        "--password-stdin",
+        "--end-sessions",
+        input="pw-3\n",
+    ).output
+    assert "ended 2 session(s)" in out
+    assert json.loads(run(data_dir, "sessions", "list", "dave", "--json").output) == []
+    services = build_services(
+        Settings(
+            data_dir=data_dir,
+            **{k.removeprefix("JWTKIT_").lower(): v for k, v in FAST_HASH_ENV.items()},
+        )
+    )
+    try:
+        for tokens in (first, second):
+            assert services.service.introspect(tokens["access_token"], None) == {"active": False}
+            assert services.service.introspect(tokens["refresh_token"], None) == {"active": False}
+    finally:
+        services.close()

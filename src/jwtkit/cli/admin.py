@@ -323,11 +323,23 @@ def register(app: typer.Typer, keys_app: typer.Typer) -> None:
         password_stdin: Annotated[
             bool, typer.Option("--password-stdin", help="Read the password from stdin.")
         ] = False,
+        end_sessions: Annotated[
+            bool,
+            typer.Option(
+                "--end-sessions",
+                help="Also end all the user's sessions (after a compromise): its refresh tokens "
+                "die and its access tokens are void from now.",
+            ),
+        ] = False,
         data_dir: DataDir = None,
         database_url: DatabaseURL = None,
         config: ConfigFile = None,
     ) -> None:
-        """Set a user's password (argon2id hash); existing sessions stay."""
+        """Set a user's password (argon2id hash); existing sessions stay unless --end-sessions.
+
+        Example: ``printf '%s' "$NEW" | jwtkit users set-password alice --password-stdin
+        --end-sessions``
+        """
         password = _read_secret(password_stdin, "New password")
         services = _services(data_dir, database_url, config)
         from jwtkit.server.audit import audit
@@ -338,7 +350,13 @@ def register(app: typer.Typer, keys_app: typer.Typer) -> None:
             ):
                 raise _fail(f"no user {name!r}")
             audit("password_set", username=name, actor="cli")
-            typer.echo(f"password of {name} changed")
+            message = f"password of {name} changed"
+            if end_sessions:
+                user = services.store.get_user(name)
+                assert user is not None
+                ended = services.service.revoke_user(user, reason="password_set", actor="cli")
+                message += f"; ended {ended} session(s)"
+            typer.echo(message)
         finally:
             services.close()
 
