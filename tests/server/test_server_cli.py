@@ -197,3 +197,11 @@ def test_set_password_end_sessions(data_dir: Path) -> None:
             assert services.service.introspect(tokens["refresh_token"], None) == {"active": False}
     finally:
         services.close()
+
+
+def test_key_cache_must_not_outlive_the_retire_margin() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="key_retire_margin"):
+        Settings(key_cache_seconds=61, key_retire_margin=60)
+    assert Settings(key_cache_seconds=60, key_retire_margin=60).key_cache_seconds == 60

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -143,6 +143,17 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _key_cache_within_margin(self) -> Settings:
+        # An instance may sign with, or publish, a key table up to key_cache_seconds old; retired
+        # keys must stay published at least that long after their last token could be issued.
+        if self.key_cache_seconds > self.key_retire_margin:
+            raise ValueError(
+                "key_cache_seconds must not exceed key_retire_margin, or tokens signed just "
+                "before a rotation could fail to verify"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(
