@@ -57,8 +57,7 @@ _KEY_OPS = frozenset(
     ("sign", "verify", "encrypt", "decrypt", "wrapKey", "unwrapKey", "deriveKey", "deriveBits")
 )
 # Forms of public-key text or structures that must never be taken as an HMAC secret (RFC 8725 §3.1).
-_PUBLIC_PREFIXES = (
-    b"-----BEGIN",
+_SSH_PREFIXES = (
     b"ssh-rsa",
     b"ssh-ed25519",
     b"ssh-ed448",
@@ -66,8 +65,8 @@ _PUBLIC_PREFIXES = (
     b"ecdsa-sha2-",
     b"sk-ecdsa-",
     b"sk-ssh-",
-    b"{",
 )
+_PUBLIC_PREFIXES = (b"-----BEGIN", *_SSH_PREFIXES, b"{")
 
 
 def _roca_subgroup(p: int) -> frozenset[int]:
@@ -394,6 +393,65 @@ class Key:
                 " (for an RSA/EC/OKP key, pass Key.from_pem(...) or Key.from_jwk(...))"
             )
         return cls(raw, kid=kid, alg=alg, _trusted=True)
+
+    @classmethod
+    def from_material(
+        cls, data: bytes | str, *, kid: str | None = None, alg: str | None = None
+    ) -> Key:
+        """Import key material given as bytes or str, in whatever form PyJWT users pass it.
+
+        PEM (SPKI, PKCS#1, PKCS#8, SEC1, X.509 certificate, OpenSSH private key), an OpenSSH
+        public key line, JWK JSON text and DER become the asymmetric (or JWK ``oct``) key they
+        encode; anything else is an HMAC secret (RFC 7518 §3.2). Public-key material thus never
+        becomes an HMAC secret: it becomes an RSA/EC/OKP key, which no HMAC ``alg`` accepts
+        (RFC 8725 §2.1, §3.1).
+
+        Args:
+            data: the material (bytes; a str is UTF-8 encoded).
+            kid, alg: optional key id and algorithm binding (a JWK's own take precedence).
+
+        Returns:
+            The :class:`Key`.
+
+        Raises:
+            InvalidKeyError: material of a recognized form that does not load (an encrypted PEM
+                key, a malformed JWK...), or an empty secret.
+            TypeError: not bytes or str.
+        """
+        if isinstance(data, str):
+            raw = data.encode("utf-8")
+        elif isinstance(data, bytes | bytearray | memoryview):
+            raw = bytes(data)
+        else:
+            raise TypeError(f"key material must be bytes or str, not {type(data).__name__}")
+        text = raw.strip()
+        if text.startswith(b"-----BEGIN"):
+            if b"OPENSSH PRIVATE KEY-----" in text:
+                try:
+                    obj: Any = serialization.load_ssh_private_key(text, password=None)
+                except (ValueError, TypeError, _CryptoUnsupported) as exc:
+                    raise InvalidKeyError(f"cannot load OpenSSH private key: {exc}") from None
+                return cls.from_cryptography(obj, kid=kid, alg=alg)
+            return cls.from_pem(text, kid=kid, alg=alg)
+        if text.startswith(_SSH_PREFIXES):  # an OpenSSH public key line
+            try:
+                obj = serialization.load_ssh_public_key(text)
+            except (ValueError, TypeError, _CryptoUnsupported) as exc:
+                raise InvalidKeyError(f"cannot load OpenSSH public key: {exc}") from None
+            return cls.from_cryptography(obj, kid=kid, alg=alg)
+        if text.startswith(b"{"):
+            key = cls.from_jwk(text)
+            if kid is not None and key.kid is None:
+                key = key.with_params(kid=kid)
+            if alg is not None and key.alg is None:
+                key = key.with_params(alg=alg)
+            return key
+        if text[:1] == b"\x30":
+            try:
+                return cls.from_der(text, kid=kid, alg=alg)
+            except InvalidKeyError:
+                pass  # not DER key material (or refused): from_secret decides
+        return cls.from_secret(raw, kid=kid, alg=alg)
 
     @classmethod
     def generate(

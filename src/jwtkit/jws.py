@@ -149,7 +149,8 @@ def pyca_key(key: object) -> Key | None:
 
 
 def as_key_source(key: KeyLike) -> Key | KeySet | KeyResolver:
-    """Normalize a key argument: bytes/str become an HMAC :class:`Key` (refusing public keys),
+    """Normalize a key argument: bytes/str go through :meth:`Key.from_material` (PEM, SSH, JWK
+    text and DER become asymmetric keys, never HMAC secrets; anything else is an HMAC secret),
     a pyca/cryptography key object becomes a :class:`Key`.
 
     Raises:
@@ -159,7 +160,7 @@ def as_key_source(key: KeyLike) -> Key | KeySet | KeyResolver:
     if isinstance(key, Key | KeySet):
         return key
     if isinstance(key, bytes | bytearray | str):
-        return Key.from_secret(key)
+        return Key.from_material(key)
     if hasattr(key, "resolve_key"):
         return key
     wrapped = pyca_key(key)
@@ -529,7 +530,7 @@ def _signing_key(key: Key | bytes | str) -> Key:
     if isinstance(key, Key):
         return key
     if isinstance(key, bytes | bytearray | str):
-        return Key.from_secret(key)
+        return Key.from_material(key)
     wrapped = pyca_key(key)
     if wrapped is not None:
         return wrapped

@@ -500,7 +500,7 @@ def encode(
             body = {k: _claim_value(v) if k in _DATE_CLAIMS else v for k, v in claims.items()}
             break
     if type(key) is not Key:
-        key = pyca_key(key) or Key.from_secret(key)  # type: ignore[arg-type]
+        key = pyca_key(key) or Key.from_material(key)  # type: ignore[arg-type]
     prepared = None
     cache_key: tuple[Any, ...] = (
         key.kid,

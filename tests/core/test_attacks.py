@@ -274,12 +274,16 @@ CASES: list[Case] = [
     ),
     Case("alg-jwe", hs_token({"alg": "RSA-OAEP", "enc": "A256GCM"}), hs, "unsupported_algorithm"),
     # -- HMAC keyed with public-key material (RFC 8725 §2.1, §3.1) ----------------------------
+    # Key material passed as bytes/str is imported by its form (PyJWT compatibility): public-key
+    # material becomes an RSA/EC/OKP key, which no HMAC alg accepts, so the forged HS256 token
+    # meets key_mismatch. It never becomes an HMAC secret (Key.from_secret refuses it outright:
+    # see test_api.py).
     *[
         Case(
             f"hmac-secret-is-{form}",
             hmac_with_public(form),
             lambda k, f=form: public_forms(k)[f],
-            "invalid_key",
+            "key_mismatch",
         )
         for form in FORM_NAMES
     ],
@@ -287,13 +291,13 @@ CASES: list[Case] = [
         "hmac-secret-is-pem-as-str",
         hmac_with_public("rsa-pem-spki"),
         lambda k: public_forms(k)["rsa-pem-spki"].decode(),
-        "invalid_key",
+        "key_mismatch",
     ),
     Case(
         "hmac-secret-is-jwk-text-as-str",
         hmac_with_public("rsa-jwk-text"),
         lambda k: public_forms(k)["rsa-jwk-text"].decode(),
-        "invalid_key",
+        "key_mismatch",
     ),
     Case(
         "hmac-token-rsa-key-object",
@@ -1180,4 +1184,4 @@ def test_encode_refuses_public_key_and_none(keys: Keys) -> None:
     pem = keys.rsa.public().to_pem()
     with pytest.raises(JWTKitError) as excinfo:
         jwtkit.encode(CLAIMS, pem, "HS256")
-    assert excinfo.value.code == "invalid_key"
+    assert excinfo.value.code == "key_mismatch"  # an RSA key, never an HMAC secret

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import math
 from typing import Any
 
@@ -211,8 +212,56 @@ def test_pyca_key_objects_work_as_in_pyjwt() -> None:
 def test_pem_given_as_a_secret_says_how_to_load_it() -> None:
     pem = Key.generate("EC").public().to_pem()
     with pytest.raises(JWTKitError, match="Key.from_pem") as info:
-        jwtkit.decode("a.b.c", pem, ["ES256"])
+        Key.from_secret(pem)
     assert info.value.code == "invalid_key"
+
+
+def test_key_material_as_bytes_or_str_works_as_in_pyjwt() -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    rsa = Key.generate("RSA")
+    ed = Key.generate("OKP")
+    ssh = rsa.public().raw.public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    openssh_private = ed.raw.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    )
+    token = jwtkit.encode({"sub": "a"}, rsa.to_pem(private=True).decode(), "RS256")
+    for material in (
+        rsa.public().to_pem(),
+        rsa.public().to_pem().decode(),
+        ssh,
+        rsa.public().raw.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        ),
+        json.dumps(rsa.public().to_jwk()),
+    ):
+        assert jwtkit.decode(token, material, ["RS256"]) == {"sub": "a"}
+        # the same material never acts as an HMAC secret
+        forged = jwtkit.encode({"sub": "a"}, b"k" * 32, "HS256")
+        assert _code(lambda m=material, f=forged: jwtkit.decode(f, m, ["HS256"])) == "key_mismatch"
+    signed = jwtkit.encode({"sub": "b"}, openssh_private, "EdDSA")
+    assert jwtkit.decode(signed, ed.public(), ["EdDSA"]) == {"sub": "b"}
+    der_private = rsa.raw.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    assert jwtkit.decode(jwtkit.encode({}, der_private, "PS256"), rsa.public(), ["PS256"]) == {}
+    # A plain secret that merely starts with 0x30 is still a secret.
+    secret = b"0" + b"s" * 40
+    assert jwtkit.decode(jwtkit.encode({}, secret, "HS256"), secret, ["HS256"]) == {}
+    for bad in (
+        b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----",
+        b"ssh-rsa AAAA",
+        b"{}",
+    ):
+        assert _code(lambda b=bad: jwtkit.decode(token, b, ["RS256"])) == "invalid_key"
+    with pytest.raises(TypeError):
+        Key.from_material(5)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("claims", [{1: "a", "1": "b"}, {1: "a"}, {None: 1}, {True: 1}])
