@@ -46,6 +46,8 @@ def test_users_clients_sessions_keys(data_dir: Path) -> None:
     )
     run(data_dir, "users", "add", "bob", input="pw-bob\npw-bob\n")  # prompted, no echo
     run(data_dir, "users", "add", "alice", "--password-stdin", input="x\n", code=1)
+    taken = run(data_dir, "users", "add", "alice", code=1)  # no prompt: it says so at once
+    assert "already exists" in taken.output and "Password" not in taken.output
     run(data_dir, "users", "add", "carol", "--password-stdin", input="\n", code=1)
     users = json.loads(run(data_dir, "users", "list", "--json").output)
     assert [(u["username"], u["scope"]) for u in users] == [("alice", "read write"), ("bob", "")]

@@ -246,11 +246,13 @@ def register(app: typer.Typer, keys_app: typer.Typer) -> None:
     ) -> None:
         """Add a user; the password is stored only as an argon2id hash."""
         _check_name("user name", name)
-        password = _read_secret(password_stdin, "Password")
         services = _services(data_dir, database_url, config)
         from jwtkit.server.audit import audit
 
         try:
+            if services.store.get_user(name) is not None:  # say so before asking for a password
+                raise _fail(f"user {name!r} already exists")
+            password = _read_secret(password_stdin, "Password")
             user = services.store.create_user(
                 name, services.service.hasher.hash(password), _scopes(scope), time.time()
             )
