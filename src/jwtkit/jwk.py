@@ -446,9 +446,9 @@ class Key:
             if alg is not None and key.alg is None:
                 key = key.with_params(alg=alg)
             return key
-        if text[:1] == b"\x30":
+        if raw[:1] == b"\x30":  # DER: whitespace bytes are part of it, so never strip
             try:
-                return cls.from_der(text, kid=kid, alg=alg)
+                return cls.from_der(raw, kid=kid, alg=alg)
             except InvalidKeyError:
                 pass  # not DER key material (or refused): from_secret decides
         return cls.from_secret(raw, kid=kid, alg=alg)

@@ -490,3 +490,25 @@ def test_two_instances_share_state(make_svc: Any, fake_clock: Any) -> None:
     c = b.token({"grant_type": "client_credentials"}, auth=("rs", "rs-secret")).json()
     assert jwtkit.get_unverified_header(c["access_token"])["kid"] == record.kid
     assert a.introspect(c["access_token"])["active"] is True
+
+
+def test_prune_removes_long_expired_sessions_only(svc: Svc) -> None:
+    from jwtkit.store.sql import SESSION_RETENTION
+
+    old = svc.login()
+    old_sid = jwtkit.decode_unverified(old["access_token"])["sid"]
+    rotated = svc.refresh(old["refresh_token"])  # leaves a consumed refresh token behind
+    assert rotated.status_code == 200
+    svc.clock.advance(svc.settings.refresh_token_ttl + 1)
+    fresh = svc.login()
+    fresh_sid = jwtkit.decode_unverified(fresh["access_token"])["sid"]
+    # Expired, but within the retention: kept for `sessions list --all`.
+    svc.store.prune(svc.clock())
+    assert svc.store.get_session(old_sid) is not None
+    svc.clock.advance(SESSION_RETENTION)
+    removed = svc.store.prune(svc.clock())
+    assert removed >= 2  # the session and its refresh tokens
+    assert svc.store.get_session(old_sid) is None
+    assert svc.store.get_session(fresh_sid) is not None  # still within its lifetime + retention
+    assert svc.refresh(fresh["refresh_token"]).status_code == 200
+    assert svc.refresh(rotated.json()["refresh_token"]).json()["error"] == "invalid_grant"

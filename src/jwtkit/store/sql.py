@@ -89,6 +89,9 @@ clients = Table(
     Column("created_at", Float, nullable=False),
 )
 
+SESSION_RETENTION = 7 * 86400.0
+"""Seconds an expired session row is kept before :meth:`SQLStore.prune` deletes it."""
+
 sessions = Table(
     "sessions",
     metadata,
@@ -833,9 +836,19 @@ class SQLStore:
             rows = conn.execute(select(revocations).where(revocations.c.until > now)).all()
         return [RevocationEntry(r.kind, r.value, r.until, r.cutoff) for r in rows]
 
-    def prune(self, now: float) -> int:
-        """Delete expired revocations and refresh tokens of dead, expired sessions; returns how
-        many rows were removed (int)."""
+    def prune(self, now: float, session_retention: float = SESSION_RETENTION) -> int:
+        """Delete what can no longer matter; returns how many rows were removed (int).
+
+        Removed: revocations past their ``until``; used refresh tokens past their expiry; and
+        sessions (with their refresh tokens) whose refresh and access tokens all expired more
+        than ``session_retention`` seconds ago (kept that long so ``sessions list --all`` shows
+        recent history).
+
+        Args:
+            now: the current time, seconds since the epoch.
+            session_retention: seconds an expired session is kept (default 7 days).
+        """
+        cutoff = now - session_retention
         with self.begin() as conn:
             n = conn.execute(delete(revocations).where(revocations.c.until <= now)).rowcount
             n += conn.execute(
@@ -843,6 +856,11 @@ class SQLStore:
                     and_(refresh_tokens.c.expires_at <= now, refresh_tokens.c.state != "active")
                 )
             ).rowcount
+            dead = select(sessions.c.sid).where(
+                and_(sessions.c.expires_at <= cutoff, sessions.c.access_exp <= cutoff)
+            )
+            n += conn.execute(delete(refresh_tokens).where(refresh_tokens.c.sid.in_(dead))).rowcount
+            n += conn.execute(delete(sessions).where(sessions.c.sid.in_(dead))).rowcount
         return int(n)
 
     # ---- signing keys ------------------------------------------------------------------------
