@@ -328,3 +328,21 @@ def test_sign_json_refuses_unprotected_headers_verify_would_refuse(
     with pytest.raises(JWTKitError) as info:
         jws.sign_json(b"x", [(key, None, None, unprotected)])
     assert info.value.code == "malformed"
+
+
+def test_der_material_ending_in_a_whitespace_byte_is_not_stripped() -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    for _ in range(5000):  # about 1 key in 43 ends with one of the 6 whitespace bytes
+        key = Key.generate("EC")
+        der = key.public().raw.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        if der[-1:] in (b" ", b"\t", b"\n", b"\r", b"\x0b", b"\x0c"):
+            break
+    else:
+        pytest.fail("no DER key ending in a whitespace byte was generated")
+    token = jwtkit.encode({"sub": "a"}, key)
+    assert jwtkit.decode(token, der, ["ES256"]) == {"sub": "a"}
+    forged = jwtkit.encode({"sub": "a"}, b"k" * 32, "HS256")
+    assert _code(lambda: jwtkit.decode(forged, der, ["HS256"])) == "key_mismatch"
