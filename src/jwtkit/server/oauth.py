@@ -68,12 +68,22 @@ def parse_form(content_type: str | None, body: bytes) -> dict[str, str]:
         dict of parameter name -> value (str); parameters with empty values are dropped.
 
     Raises:
-        OAuthError: ``invalid_request`` for a wrong content type, bad UTF-8 or percent-encoding,
+        OAuthError: ``invalid_request`` for a wrong content type or a charset other than UTF-8
+            (RFC 6749 Appendix B), bad UTF-8 or percent-encoding,
             a repeated parameter, a control character, or too many / too long parameters.
     """
-    media = (content_type or "").split(";", 1)[0].strip().lower()
-    if media != "application/x-www-form-urlencoded":
+    media, _, parameters = (content_type or "").partition(";")
+    if media.strip().lower() != "application/x-www-form-urlencoded":
         raise _bad("the body must be application/x-www-form-urlencoded")
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in (
+            "utf-8",
+            "utf8",
+            "us-ascii",
+        ):
+            # RFC 6749 Appendix B: form bodies are UTF-8; another charset would be misread.
+            raise _bad("the body must be UTF-8 (RFC 6749 Appendix B)")
     try:
         text = body.decode("utf-8")
         pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=_MAX_FIELDS, errors="strict")
