@@ -59,6 +59,14 @@ class Algorithm:
 
     @staticmethod
     def make(name: str, kty: str, family: str, **kw: Any) -> Algorithm:
+        """Build a table entry, preparing the pyca hash and padding objects once.
+
+        Args:
+            name: the ``alg`` (str); kty, family: as the attributes; kw: the other attributes.
+
+        Returns:
+            The :class:`Algorithm` (used only to build :data:`ALGORITHMS`).
+        """
         hash_name = kw.get("hash_name")
         hobj: Any = getattr(hashes, hash_name)() if hash_name else None
         pad: Any = None
