@@ -445,7 +445,6 @@ class JWKSClient:
     def _sync_get(self, url: str) -> _Fetched:
         import httpx
 
-        cap = self.max_response_bytes
         deadline = time.monotonic() + self.timeout
         try:
             with contextlib.ExitStack() as stack:
@@ -457,14 +456,23 @@ class JWKSClient:
                 )
                 body = bytearray()
                 for chunk in response.iter_bytes():
-                    body += chunk
-                    if time.monotonic() > deadline:  # a byte-by-byte drip never trips httpx
-                        raise JWKSFetchError(f"GET {url}: took longer than {self.timeout} s")
-                    if len(body) > cap:
-                        raise JWKSFetchError(f"GET {url}: response larger than {cap} bytes")
+                    self._take(body, chunk, deadline, url)
                 return _Fetched(response.status_code, response.headers, bytes(body))
         except httpx.HTTPError as exc:
             raise JWKSFetchError(f"GET {url}: {type(exc).__name__}") from exc
+
+    def _take(self, body: bytearray, chunk: bytes, deadline: float, url: str) -> None:
+        """Append one response chunk to ``body``, enforcing the whole-response deadline
+        (``deadline``, :func:`time.monotonic` seconds) and the size cap.
+
+        Raises:
+            JWKSFetchError: past the deadline, or larger than ``max_response_bytes``.
+        """
+        body.extend(chunk)
+        if time.monotonic() > deadline:  # a byte-by-byte drip never trips httpx's read timeout
+            raise JWKSFetchError(f"GET {url}: took longer than {self.timeout} s")
+        if len(body) > self.max_response_bytes:
+            raise JWKSFetchError(f"GET {url}: response larger than {self.max_response_bytes} bytes")
 
     def _discover_sync(self) -> str:
         assert self.issuer is not None
@@ -507,7 +515,6 @@ class JWKSClient:
     async def _async_get(self, url: str) -> _Fetched:
         import httpx
 
-        cap = self.max_response_bytes
         deadline = time.monotonic() + self.timeout
         try:
             async with contextlib.AsyncExitStack() as stack:
@@ -521,11 +528,7 @@ class JWKSClient:
                 )
                 body = bytearray()
                 async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if time.monotonic() > deadline:  # a byte-by-byte drip never trips httpx
-                        raise JWKSFetchError(f"GET {url}: took longer than {self.timeout} s")
-                    if len(body) > cap:
-                        raise JWKSFetchError(f"GET {url}: response larger than {cap} bytes")
+                    self._take(body, chunk, deadline, url)
                 return _Fetched(response.status_code, response.headers, bytes(body))
         except httpx.HTTPError as exc:
             raise JWKSFetchError(f"GET {url}: {type(exc).__name__}") from exc

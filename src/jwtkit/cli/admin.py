@@ -9,10 +9,12 @@ service (``--data-dir`` / ``JWTKIT_DATA_DIR``, ``--database-url`` / ``JWTKIT_DAT
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -81,13 +83,19 @@ class _StderrHandler(logging.Handler):
             self.handleError(record)
 
 
+@contextlib.contextmanager
 def _services(
     data_dir: Path | None,
     database_url: str | None,
     config: Path | None,
     *,
     ensure_key: bool = False,
-) -> Any:
+) -> Iterator[Any]:
+    """Open the service's store, key manager and service for one admin command; closed on exit.
+
+    Raises:
+        typer.Exit (via :func:`_fail`): the database cannot be opened (exit 1).
+    """
     from jwtkit.server.audit import AUDIT_LOGGER, JSONFormatter
     from jwtkit.server.runtime import build_services
 
@@ -99,9 +107,13 @@ def _services(
         AUDIT_LOGGER.setLevel(logging.INFO)
     settings = _settings(config, data_dir=data_dir, database_url=database_url)
     try:
-        return build_services(settings, ensure_key=ensure_key)
+        services = build_services(settings, ensure_key=ensure_key)
     except Exception as exc:
         raise _fail(f"cannot open the service database: {exc}") from None
+    try:
+        yield services
+    finally:
+        services.close()
 
 
 def _read_secret(from_stdin: bool, prompt: str) -> str:
@@ -246,10 +258,9 @@ def register(app: typer.Typer, keys_app: typer.Typer) -> None:
     ) -> None:
         """Add a user; the password is stored only as an argon2id hash."""
         _check_name("user name", name)
-        services = _services(data_dir, database_url, config)
         from jwtkit.server.audit import audit
 
-        try:
+        with _services(data_dir, database_url, config) as services:
             if services.store.get_user(name) is not None:  # say so before asking for a password
                 raise _fail(f"user {name!r} already exists")
             password = _read_secret(password_stdin, "Password")
@@ -260,8 +271,6 @@ def register(app: typer.Typer, keys_app: typer.Typer) -> None:
                 raise _fail(f"user {name!r} already exists")
             audit("user_added", username=name, sub=user.id, actor="cli")
             typer.echo(f"added user {name} (sub {user.id})")
-        finally:
-            services.close()
 
     @users_app.command("list")
     def users_list(
@@ -271,11 +280,8 @@ def register(app: typer.Typer, keys_app: typer.Typer) -> None:
         config: ConfigFile = None,
     ) -> None:
         """List users (never their password hashes)."""
-        services = _services(data_dir, database_url, config)
-        try:
+        with _services(data_dir, database_url, config) as services:
             rows = services.store.list_users()
-        finally:
-            services.close()
         data = [
             {
                 "username": u.username,
@@ -306,18 +312,15 @@ def register(app: typer.Typer, keys_app: typer.Typer) -> None:
         config: ConfigFile = None,
     ) -> None:
         """Disable a user and end all its sessions (its access tokens are void from now)."""
-        services = _services(data_dir, database_url, config)
         from jwtkit.server.audit import audit
 
-        try:
+        with _services(data_dir, database_url, config) as services:
             if not services.store.update_user(name, time.time(), disabled=True):
                 raise _fail(f"no user {name!r}")
             user = services.store.get_user(name)
             ended = services.service.revoke_user(user, reason="user_disabled", actor="cli")
             audit("user_disabled", username=name, sub=user.id, actor="cli")
             typer.echo(f"disabled {name}; ended {ended} session(s)")
-        finally:
-            services.close()
 
     @users_app.command("set-password")
     def users_set_password(
@@ -343,10 +346,9 @@ def register(app: typer.Typer, keys_app: typer.Typer) -> None:
         --end-sessions``
         """
         password = _read_secret(password_stdin, "New password")
-        services = _services(data_dir, database_url, config)
         from jwtkit.server.audit import audit
 
-        try:
+        with _services(data_dir, database_url, config) as services:
             if not services.store.update_user(
                 name, time.time(), password_hash=services.service.hasher.hash(password)
             ):
@@ -359,8 +361,6 @@ def register(app: typer.Typer, keys_app: typer.Typer) -> None:
                 ended = services.service.revoke_user(user, reason="password_set", actor="cli")
                 message += f"; ended {ended} session(s)"
             typer.echo(message)
-        finally:
-            services.close()
 
     # ---- clients -----------------------------------------------------------------------------
 
@@ -406,10 +406,9 @@ def register(app: typer.Typer, keys_app: typer.Typer) -> None:
         if public and "client_credentials" in grants:
             raise _fail("public clients cannot use client_credentials", 2)
         secret = None if public else _read_secret(secret_stdin, "Client secret")
-        services = _services(data_dir, database_url, config)
         from jwtkit.server.audit import audit
 
-        try:
+        with _services(data_dir, database_url, config) as services:
             client = services.store.create_client(
                 client_id,
                 secret_hash=services.service.hasher.hash(secret) if secret else None,
@@ -422,8 +421,6 @@ def register(app: typer.Typer, keys_app: typer.Typer) -> None:
                 raise _fail(f"client {client_id!r} already exists")
             audit("client_added", client_id=client_id, public=public, actor="cli")
             typer.echo(f"added {'public' if public else 'confidential'} client {client_id}")
-        finally:
-            services.close()
 
     @clients_app.command("list")
     def clients_list(
@@ -433,11 +430,8 @@ def register(app: typer.Typer, keys_app: typer.Typer) -> None:
         config: ConfigFile = None,
     ) -> None:
         """List clients (never their secret hashes)."""
-        services = _services(data_dir, database_url, config)
-        try:
+        with _services(data_dir, database_url, config) as services:
             rows = services.store.list_clients()
-        finally:
-            services.close()
         data = [
             {
                 "client_id": c.client_id,
@@ -480,14 +474,11 @@ def register(app: typer.Typer, keys_app: typer.Typer) -> None:
         """List a user's sessions (active ones unless --all)."""
         from jwtkit.server.service import session_view
 
-        services = _services(data_dir, database_url, config)
-        try:
+        with _services(data_dir, database_url, config) as services:
             user = services.store.get_user(username)
             if user is None:
                 raise _fail(f"no user {username!r}")
             rows = services.store.list_sessions(user.id, time.time(), include_inactive=include_all)
-        finally:
-            services.close()
         data = [session_view(s) for s in rows]
         for d in data:
             d.pop("current")
@@ -528,10 +519,9 @@ def register(app: typer.Typer, keys_app: typer.Typer) -> None:
         are void from now."""
         if (sid is None) == (user is None):
             raise _fail("give either a SID or --user NAME", 2)
-        services = _services(data_dir, database_url, config)
         from jwtkit.server.audit import audit
 
-        try:
+        with _services(data_dir, database_url, config) as services:
             if sid is not None:
                 if not services.service.revoke_session(sid, reason="admin", actor="cli"):
                     raise _fail(f"no active session {sid!r}")
@@ -544,8 +534,6 @@ def register(app: typer.Typer, keys_app: typer.Typer) -> None:
                 ended = services.service.revoke_user(record, reason="admin", actor="cli")
                 audit("user_sessions_revoked", username=user, sub=record.id, actor="cli")
                 typer.echo(f"ended {ended} session(s) of {user}")
-        finally:
-            services.close()
 
     # ---- keys --------------------------------------------------------------------------------
 
@@ -577,8 +565,7 @@ def register(app: typer.Typer, keys_app: typer.Typer) -> None:
             raise _fail(f"--alg must be one of {', '.join(SIGNING_ALGORITHMS)}", 2)
         if delay is not None and delay < 0:
             raise _fail("--delay must be >= 0", 2)
-        services = _services(data_dir, database_url, config, ensure_key=True)
-        try:
+        with _services(data_dir, database_url, config, ensure_key=True) as services:
             wait = services.settings.key_rotation_delay if delay is None else delay
             record = services.keys.rotate(delay=wait, alg=alg)
             audit("key_rotated", kid=record.kid, alg=record.alg, delay=wait, actor="cli")
@@ -586,8 +573,6 @@ def register(app: typer.Typer, keys_app: typer.Typer) -> None:
                 f"new key {record.kid} ({record.alg}) published; "
                 f"signs from {_ts(record.activate_at)}"
             )
-        finally:
-            services.close()
 
     @keys_app.command("list")
     def keys_list(
@@ -597,12 +582,9 @@ def register(app: typer.Typer, keys_app: typer.Typer) -> None:
         config: ConfigFile = None,
     ) -> None:
         """List the service's signing keys and their states (never private parts)."""
-        services = _services(data_dir, database_url, config)
-        try:
+        with _services(data_dir, database_url, config) as services:
             services.keys.reload()
             rows = services.store.list_keys()
-        finally:
-            services.close()
         data = [
             {
                 "kid": r.kid,
