@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # Make sure the local PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) the tests use are up.
 # They are started before the session on this kind of machine; this restarts one that stopped.
+# It also installs Debian's chromium, which the browser tests drive through Playwright (Playwright's
+# own browser download cannot reach its host here).
 set -u
+if ! command -v chromium >/dev/null 2>&1; then
+  (apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1)) \
+    || echo "ensure-services: could not install chromium (apt-get install -y chromium)" >&2
+fi
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
 fi
