@@ -236,7 +236,9 @@ def register(app: typer.Typer, keys_app: typer.Typer) -> None:
             log_level=settings.log_level.lower(),
             timeout_graceful_shutdown=settings.shutdown_timeout,
             server_header=False,
-            proxy_headers=False,
+            # Trust X-Forwarded-For only from the configured reverse proxies (issue 13.9).
+            proxy_headers=settings.forwarded_allow_ips is not None,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
             ws="none",
             lifespan="on",
         )

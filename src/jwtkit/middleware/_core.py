@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from jwtkit.errors import JWKSFetchError, JWTKitError, RevokedError
+from jwtkit._scope import is_scope_token, split_scope
+from jwtkit.errors import InvalidClaimError, JWKSFetchError, JWTKitError, RevokedError
 
 if TYPE_CHECKING:
     from jwtkit.jwt import Verifier
@@ -64,15 +65,31 @@ def _quote(value: str) -> str:
 def parse_scopes(claims: Mapping[str, Any]) -> frozenset[str]:
     """Return the scopes of verified access-token claims (frozenset of str).
 
-    Reads ``scope``, a space-separated string (RFC 9068 §2.2.3, RFC 8693 §4.2); a JSON array
-    of strings in ``scope`` or ``scp`` is accepted too, as some issuers send one.
+    Reads ``scope``, a string in the RFC 6749 §3.3 grammar (RFC 9068 §2.2.3, RFC 8693 §4.2): only
+    a single %x20 separates scope-tokens, each made of %x21 / %x23-5B / %x5D-7E. A JSON array of
+    scope-tokens in ``scope`` or ``scp`` is accepted too, as some issuers send one. An empty
+    string or array, or no claim, means no scope.
+
+    Raises:
+        InvalidClaimError: the claim is present but malformed (another separator such as a tab
+            or a Unicode space, a doubled or edge space, a forbidden character, a non-string
+            member, another type): the token is refused rather than read differently from how
+            its issuer meant it.
     """
-    value = claims.get("scope", claims.get("scp"))
+    name = "scope" if "scope" in claims else "scp"
+    if name not in claims:
+        return frozenset()
+    value = claims[name]
+    if value == "" or (isinstance(value, list | tuple) and not value):
+        return frozenset()
     if isinstance(value, str):
-        return frozenset(value.split())
-    if isinstance(value, list | tuple):
-        return frozenset(v for v in value if isinstance(v, str))
-    return frozenset()
+        try:
+            return frozenset(split_scope(value))
+        except ValueError:
+            pass
+    elif isinstance(value, list | tuple) and all(is_scope_token(v) for v in value):
+        return frozenset(value)
+    raise InvalidClaimError(name, "malformed scope (RFC 6749 §3.3)")
 
 
 @dataclass(frozen=True)
@@ -323,7 +340,10 @@ class BearerGuard:
                 self.denylist.check(claims)
             except RevokedError as exc:
                 raise self._error(exc) from None
-        return Principal.from_claims(claims, token)
+        try:
+            return Principal.from_claims(claims, token)
+        except JWTKitError as exc:  # a malformed scope claim
+            raise self._error(exc) from None
 
     def authenticate(self, authorization: str | None, *, now: float | None = None) -> Principal:
         """Verify the request's bearer token; returns a :class:`Principal`.

@@ -3,13 +3,32 @@
 Names: ``jwtkit_tokens_issued_total{grant_type}``, ``jwtkit_refresh_total{outcome}``,
 ``jwtkit_refresh_reuse_total``, ``jwtkit_revocations_total{grain}``,
 ``jwtkit_failed_logins_total{reason}``, ``jwtkit_request_duration_seconds{method,route,status}``.
+
+Every label value that comes from a request is mapped to a closed set before it becomes a label
+(:meth:`Metrics.observe_request`): the method to one of :data:`METHODS` or ``OTHER``, the path to
+its route template (``/sessions/{sid}``) or ``unmatched``, the status to its class (``2xx``).
+So no request can add a time series; the exposition's size depends on the app's routes only.
 """
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-__all__ = ["Metrics"]
+__all__ = ["METHODS", "Metrics", "method_label", "status_label"]
+
+#: HTTP methods kept as label values (RFC 9110 §9); any other method is ``OTHER``.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
+_UNMATCHED = "unmatched"
+
+
+def method_label(method: object) -> str:
+    """The ``method`` label (str): the method if it is in :data:`METHODS`, else ``OTHER``."""
+    return method if isinstance(method, str) and method in METHODS else "OTHER"
+
+
+def status_label(status: int) -> str:
+    """The ``status`` label (str): the status class ``1xx`` to ``5xx``, else ``other``."""
+    return f"{status // 100}xx" if 100 <= status <= 599 else "other"
 
 
 class Metrics:
@@ -17,6 +36,8 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        #: Route templates allowed as ``route`` label values; None until the app sets them.
+        self.routes: frozenset[str] | None = None
         self.tokens_issued = Counter(
             "jwtkit_tokens_issued",
             "Access tokens issued, by grant type.",
@@ -52,6 +73,20 @@ class Metrics:
             ["method", "route", "status"],
             registry=self.registry,
         )
+
+    def observe_request(self, method: object, route: object, status: int, seconds: float) -> None:
+        """Record one request's latency with closed-set labels.
+
+        Args:
+            method: the request method (any value; mapped by :func:`method_label`).
+            route: the matched route's path template (str) or None when no route matched; a
+                template not in :attr:`routes` (when set) counts as ``unmatched``.
+            status: the response status (int; mapped by :func:`status_label`).
+            seconds: the latency (float seconds).
+        """
+        if not isinstance(route, str) or (self.routes is not None and route not in self.routes):
+            route = _UNMATCHED
+        self.latency.labels(method_label(method), route, status_label(status)).observe(seconds)
 
     def render(self) -> bytes:
         """Return the Prometheus text exposition (bytes)."""

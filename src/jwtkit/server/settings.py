@@ -120,6 +120,27 @@ class Settings(BaseSettings):
         description="Failed logins per client address within the window before 429.",
     )
     login_failure_window: int = Field(default=300, ge=1, description="Rate-limit window (s).")
+    client_auth_max_failures_per_client: int = Field(
+        default=20,
+        ge=1,
+        description="Failed client authentications per client id within the window before 429 "
+        "(RFC 6749 §2.3.1).",
+    )
+    client_auth_max_failures_per_address: int = Field(
+        default=20,
+        ge=1,
+        description="Failed client authentications per client address within the window "
+        "before 429.",
+    )
+    client_auth_failure_window: int = Field(
+        default=300, ge=1, description="Client-authentication rate-limit window (s)."
+    )
+    forwarded_allow_ips: str | None = Field(
+        default=None,
+        description="Comma-separated addresses or networks of trusted reverse proxies (uvicorn's "
+        "forwarded_allow_ips): their X-Forwarded-For / X-Forwarded-Proto name the client. "
+        "Unset: forwarding headers are ignored and the peer address is the client.",
+    )
     max_body_bytes: int = Field(
         default=16384,
         ge=1024,
