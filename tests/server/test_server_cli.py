@@ -44,15 +44,15 @@ def test_users_clients_sessions_keys(data_dir: Path) -> None:
         "read write",
         input="pw-alice\n",
     )
-    run(data_dir, "users", "add", "bob", input="pw-bob\npw-bob\n")  # prompted, no echo
-    run(data_dir, "users", "add", "alice", "--password-stdin", input="x\n", code=1)
+    run(data_dir, "users", "add", "bob", "--password-stdin", input="pw-bob-pw\n")
+    run(data_dir, "users", "add", "alice", "--password-stdin", input="x" * 8 + "\n", code=1)
     taken = run(data_dir, "users", "add", "alice", code=1)  # no prompt: it says so at once
     assert "already exists" in taken.output and "Password" not in taken.output
     run(data_dir, "users", "add", "carol", "--password-stdin", input="\n", code=1)
     users = json.loads(run(data_dir, "users", "list", "--json").output)
     assert [(u["username"], u["scope"]) for u in users] == [("alice", "read write"), ("bob", "")]
     assert "alice" in run(data_dir, "users", "list").output
-    run(data_dir, "users", "set-password", "alice", "--password-stdin", input="new-pw\n")
+    run(data_dir, "users", "set-password", "alice", "--password-stdin", input="new-pw-1\n")
     run(data_dir, "users", "set-password", "nobody", "--password-stdin", input="x\n", code=1)
 
     run(data_dir, "clients", "add", "web", "--public", "--scope", "read")
@@ -85,7 +85,7 @@ def test_users_clients_sessions_keys(data_dir: Path) -> None:
     )
     svc = services.service
     web = services.store.get_client("web")
-    tokens = [svc.password_grant(web, "alice", "new-pw", None, "127.0.0.1") for _ in range(3)]
+    tokens = [svc.password_grant(web, "alice", "new-pw-1", None, "127.0.0.1") for _ in range(3)]
     services.close()
     sessions = json.loads(run(data_dir, "sessions", "list", "alice", "--json").output)
     assert len(sessions) == 3
@@ -157,7 +157,7 @@ def test_audit_drops_credential_fields_and_formats_json(caplog: pytest.LogCaptur
 
 
 def test_set_password_end_sessions(data_dir: Path) -> None:
-    run(data_dir, "users", "add", "dave", "--password-stdin", input="old-pw\n")
+    run(data_dir, "users", "add", "dave", "--password-stdin", input="old-pw-1\n")
     run(data_dir, "clients", "add", "web", "--public")
     services = build_services(
         Settings(
@@ -169,12 +169,12 @@ def test_set_password_end_sessions(data_dir: Path) -> None:
         svc = services.service
         web = services.store.get_client("web")
         assert web is not None
-        first = svc.password_grant(web, "dave", "old-pw", None, "127.0.0.1")
-        second = svc.password_grant(web, "dave", "old-pw", None, "127.0.0.1")
+        first = svc.password_grant(web, "dave", "old-pw-1", None, "127.0.0.1")
+        second = svc.password_grant(web, "dave", "old-pw-1", None, "127.0.0.1")
     finally:
         services.close()
     # Without the flag the sessions stay; with it, every session ends and its tokens are void.
-    run(data_dir, "users", "set-password", "dave", "--password-stdin", input="pw-2\n")
+    run(data_dir, "users", "set-password", "dave", "--password-stdin", input="pw-2-pw-2\n")
     assert len(json.loads(run(data_dir, "sessions", "list", "dave", "--json").output)) == 2
     out = run(
         data_dir,
@@ -183,7 +183,7 @@ def test_set_password_end_sessions(data_dir: Path) -> None:
         "dave",
         "--password-stdin",
         "--end-sessions",
-        input="pw-3\n",
+        input="pw-3-pw-3\n",
     ).output
     assert "ended 2 session(s)" in out
     assert json.loads(run(data_dir, "sessions", "list", "dave", "--json").output) == []

@@ -218,7 +218,7 @@ def test_admin_cli(server_proc: Any, e2e_env: Any) -> None:
     server_proc.start()
     url = server_proc.url
     setup_principals(env)
-    jwtkit_cmd("users", "add", "bob", "--password-stdin", env=env, stdin="bob-pw\n")
+    jwtkit_cmd("users", "add", "bob", "--password-stdin", env=env, stdin="bob-password\n")
     dup = jwtkit_cmd("users", "add", "bob", "--password-stdin", env=env, stdin="x\n", check=False)
     assert dup.returncode == 1 and "already exists" in dup.stderr
     assert "alice" in jwtkit_cmd("users", "list", env=env).stdout
@@ -239,13 +239,13 @@ def test_admin_cli(server_proc: Any, e2e_env: Any) -> None:
     assert "ended 1 session" in out
     assert introspect(url, b["access_token"]) == {"active": False}
 
-    jwtkit_cmd("users", "set-password", "alice", "--password-stdin", env=env, stdin="new pw\n")
+    jwtkit_cmd("users", "set-password", "alice", "--password-stdin", env=env, stdin="new pw 2026\n")
     r = httpx.post(
         f"{url}/token",
         data={
             "grant_type": "password",
             "username": "alice",
-            "password": "new pw",
+            "password": "new pw 2026",
             "client_id": "web",
         },
     )
@@ -258,7 +258,7 @@ def test_admin_cli(server_proc: Any, e2e_env: Any) -> None:
         data={
             "grant_type": "password",
             "username": "alice",
-            "password": "new pw",
+            "password": "new pw 2026",
             "client_id": "web",
         },
     )

@@ -3,9 +3,10 @@
 Layout (each module owns its commands and exposes ``register(app, keys_app)``):
 
 * ``jwtkit.cli.tokens``: ``decode``, ``verify``, ``encode`` (issue: CLI).
-* ``jwtkit.cli.keys``: ``keys generate|convert|thumbprint|jwks`` (issue: CLI).
-* ``jwtkit.cli.admin``: ``serve``, ``users ...``, ``clients ...``, ``sessions ...``,
-  ``keys rotate|list`` (issue: token service).
+* ``jwtkit.cli.keys``: ``keys generate|convert|thumbprint|jwks|rotate|list``.
+* ``jwtkit.cli.serve``: ``serve`` (the token service).
+* ``jwtkit.cli.users``, ``jwtkit.cli.clients``, ``jwtkit.cli.sessions``: the admin groups, over
+  :class:`jwtkit.server.admin.AdminService` (shared options in ``jwtkit.cli._admin``).
 * ``jwtkit.cli.demo``: ``demo`` (issue: verifiers).
 """
 
@@ -17,7 +18,15 @@ import typer
 
 __all__ = ["build_app"]
 
-_GROUPS = ("jwtkit.cli.tokens", "jwtkit.cli.keys", "jwtkit.cli.admin", "jwtkit.cli.demo")
+_GROUPS = (
+    "jwtkit.cli.tokens",
+    "jwtkit.cli.keys",
+    "jwtkit.cli.serve",
+    "jwtkit.cli.users",
+    "jwtkit.cli.clients",
+    "jwtkit.cli.sessions",
+    "jwtkit.cli.demo",
+)
 
 
 def build_app() -> typer.Typer:

@@ -1,4 +1,4 @@
-"""``jwtkit keys generate|convert|thumbprint|jwks``: create, convert and publish keys.
+"""``jwtkit keys generate|convert|thumbprint|jwks|rotate|list``: create, convert, publish keys.
 
 * ``generate`` makes a new EC, RSA, OKP or oct key (RFC 7518 §6, RFC 8037) as a private JWK or
   PEM; files holding private keys are written with mode 0600.
@@ -6,6 +6,7 @@
   part.
 * ``thumbprint`` prints the RFC 7638 JWK Thumbprint, or its RFC 9278 URI.
 * ``jwks`` builds a public JWK Set (RFC 7517 §5) from key files; it never contains private members.
+* ``rotate`` and ``list`` manage the token service's own signing keys (in its database).
 """
 
 from __future__ import annotations
@@ -16,6 +17,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from jwtkit.cli._admin import (
+    AsJSON,
+    ConfigFile,
+    DatabaseURL,
+    DataDir,
+    admin_command,
+    open_admin,
+    print_table,
+    timestamp,
+)
 from jwtkit.cli._common import (
     CLIError,
     UsageError,
@@ -333,10 +344,85 @@ def jwks(
 # ------------------------------------------------------------------------------------- register
 
 
+@admin_command
+def rotate(
+    delay: Annotated[
+        int | None,
+        typer.Option(
+            help="Seconds before the new key signs (default: key_rotation_delay setting).",
+            show_default=False,
+        ),
+    ] = None,
+    alg: Annotated[
+        str | None,
+        typer.Option(
+            help="ES256, RS256, PS256 or EdDSA (default: signing_alg).", show_default=False
+        ),
+    ] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseURL = None,
+    config: ConfigFile = None,
+) -> None:
+    """Publish a new service signing key as *next*.
+
+    It becomes *current* after the delay, and the old one stays published until its last token
+    has expired.
+    """
+    with open_admin(data_dir, database_url, config, ensure_key=True) as admin:
+        record = admin.rotate_key(delay=delay, alg=alg)
+    typer.echo(
+        f"new key {record.kid} ({record.alg}) published; signs from {timestamp(record.activate_at)}"
+    )
+
+
+@admin_command
+def list_keys(
+    as_json: AsJSON = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseURL = None,
+    config: ConfigFile = None,
+) -> None:
+    """List the token service's signing keys and their states (never private parts)."""
+    with open_admin(data_dir, database_url, config) as admin:
+        rows = admin.list_keys()
+    data: list[dict[str, Any]] = [
+        {
+            "kid": r.kid,
+            "alg": r.alg,
+            "state": r.state,
+            "created_at": int(r.created_at),
+            "activate_at": r.activate_at,
+            "publish_until": r.publish_until,
+        }
+        for r in rows
+    ]
+    if as_json:
+        typer.echo(json.dumps(data))
+        return
+    print_table(
+        "signing keys",
+        ["kid", "alg", "state", "created", "active from", "published until"],
+        [
+            [
+                d["kid"],
+                d["alg"],
+                d["state"],
+                timestamp(d["created_at"]),
+                timestamp(d["activate_at"]),
+                timestamp(d["publish_until"]),
+            ]
+            for d in data
+        ],
+    )
+
+
 def register(app: typer.Typer, keys_app: typer.Typer) -> None:
-    """Add ``keys generate|convert|thumbprint|jwks`` to the ``keys`` group (``app`` unused)."""
+    """Add ``keys generate|convert|thumbprint|jwks|rotate|list`` to the ``keys`` group (``app``
+    unused)."""
     del app
     keys_app.command("generate", epilog=_GENERATE_EPILOG)(generate)
     keys_app.command("convert", epilog=_CONVERT_EPILOG)(convert)
     keys_app.command("thumbprint", epilog=_THUMBPRINT_EPILOG)(thumbprint)
     keys_app.command("jwks", epilog=_JWKS_EPILOG)(jwks)
+    keys_app.command("rotate")(rotate)
+    keys_app.command("list")(list_keys)

@@ -149,6 +149,13 @@ class Settings(BaseSettings):
     password_time_cost: int = Field(default=3, ge=1, description="argon2id iterations.")
     password_memory_kib: int = Field(default=65536, ge=8, description="argon2id memory (KiB).")
     password_parallelism: int = Field(default=4, ge=1, description="argon2id lanes.")
+    password_min_length: int = Field(
+        default=8,
+        ge=1,
+        le=1024,
+        description="Shortest password the admin commands accept, in characters "
+        "(NIST SP 800-63B §3.1.1.2: at least 8).",
+    )
     client_secret_cache_seconds: float = Field(
         default=300.0,
         ge=0,

@@ -436,18 +436,60 @@ class SQLStore:
         *,
         password_hash: str | None = None,
         disabled: bool | None = None,
-    ) -> bool:
-        """Change a user's password hash and/or disabled flag; False when there is no such user."""
+        scope: Sequence[str] | str | None = None,
+        end_sessions: str | None = None,
+        sub_until: float = 0.0,
+    ) -> tuple[UserRecord, list[RevocationEntry]] | None:
+        """Change a user's password hash, disabled flag and/or scope in one transaction; with
+        ``end_sessions`` (the reason, str) every session of the user ends in the same
+        transaction, as :meth:`revoke_user` does.
+
+        The user row is locked first, so a login in flight (:meth:`create_session`) either
+        commits before the change (and its session is ended with the others) or sees it.
+
+        Returns:
+            (the updated user, the revocation entries to mirror), or None when there is no user
+            called ``username``.
+        """
         values: dict[str, Any] = {"updated_at": now}
         if password_hash is not None:
             values["password_hash"] = password_hash
         if disabled is not None:
             values["disabled"] = disabled
+        if scope is not None:
+            values["scope"] = _scope_str(scope)
         with self.begin() as conn:
             result = conn.execute(
                 update(users).where(users.c.username == username).values(**values)
             )
-        return result.rowcount == 1
+            if result.rowcount != 1:
+                return None
+            row = conn.execute(select(users).where(users.c.username == username)).one()
+            entries: list[RevocationEntry] = []
+            if end_sessions is not None:
+                entries = self._revoke_user_locked(conn, row.id, end_sessions, now, sub_until)
+        return _user(row), entries
+
+    def delete_user(
+        self, username: str, now: float, sub_until: float
+    ) -> tuple[UserRecord, list[RevocationEntry]] | None:
+        """Delete a user with its sessions and refresh tokens, in one transaction; its live
+        sessions are revoked first (the revocation rows stay until its tokens expire).
+
+        Returns:
+            (the deleted user, the revocation entries to mirror), or None when there is no user
+            called ``username``.
+        """
+        with self.begin() as conn:
+            row = conn.execute(select(users).where(users.c.username == username)).first()
+            if row is None:
+                return None
+            conn.execute(update(users).where(users.c.id == row.id).values(updated_at=now))
+            entries = self._revoke_user_locked(conn, row.id, "user_deleted", now, sub_until)
+            conn.execute(delete(refresh_tokens).where(refresh_tokens.c.user_id == row.id))
+            conn.execute(delete(sessions).where(sessions.c.user_id == row.id))
+            conn.execute(delete(users).where(users.c.id == row.id))
+        return _user(row), entries
 
     # ---- clients -----------------------------------------------------------------------------
 
@@ -489,6 +531,53 @@ class SQLStore:
         with self.engine.connect() as conn:
             rows = conn.execute(select(clients).order_by(clients.c.client_id)).all()
         return [_client(r) for r in rows]
+
+    def update_client(
+        self,
+        client_id: str,
+        *,
+        secret_hash: str | None = None,
+        grant_types: Sequence[str] | None = None,
+        scope: Sequence[str] | str | None = None,
+        audience: str | None = None,
+    ) -> ClientRecord | None:
+        """Change a client's secret hash, grant types, scope and/or audience (None leaves a
+        field as it is; ``audience=""`` resets it to the default). Returns the updated client, or
+        None when there is no client ``client_id``."""
+        values: dict[str, Any] = {}
+        if secret_hash is not None:
+            values["secret_hash"] = secret_hash
+        if grant_types is not None:
+            values["grant_types"] = " ".join(dict.fromkeys(grant_types))
+        if scope is not None:
+            values["scope"] = _scope_str(scope)
+        if audience is not None:
+            values["audience"] = audience or None
+        with self.begin() as conn:
+            if values:
+                conn.execute(
+                    update(clients).where(clients.c.client_id == client_id).values(**values)
+                )
+            row = conn.execute(select(clients).where(clients.c.client_id == client_id)).first()
+        return _client(row) if row else None
+
+    def delete_client(self, client_id: str, now: float) -> list[RevocationEntry] | None:
+        """Delete a client and revoke every live session issued to it, in one transaction.
+
+        Returns the ``sid`` revocation entries to mirror, or None when there is no such client.
+        """
+        with self.begin() as conn:
+            if conn.execute(delete(clients).where(clients.c.client_id == client_id)).rowcount != 1:
+                return None
+            rows = conn.execute(
+                select(sessions.c.sid).where(
+                    and_(sessions.c.client_id == client_id, sessions.c.revoked_at.is_(None))
+                )
+            ).all()
+            entries = [
+                self._revoke_session_locked(conn, r.sid, "client_removed", now) for r in rows
+            ]
+        return [e for e in entries if e is not None]
 
     # ---- sessions and refresh tokens ---------------------------------------------------------
 
@@ -778,21 +867,27 @@ class SQLStore:
         Returns:
             Every entry to mirror: one ``sid`` per live session, then the ``sub`` entry.
         """
-        out: list[RevocationEntry] = []
         with self.begin() as conn:
-            rows = conn.execute(
-                select(sessions.c.sid, sessions.c.access_exp)
-                .where(and_(sessions.c.user_id == user_id, sessions.c.revoked_at.is_(None)))
-                .order_by(sessions.c.created_at)
-            ).all()
-            for row in rows:
-                entry = self._revoke_session_locked(conn, row.sid, reason, now)
-                if entry:
-                    out.append(entry)
-            until = max([sub_until, *(e.until for e in out)])
-            sub = RevocationEntry("sub", user_id, until, float(int(now)))
-            self._put_revocation(conn, sub, now)
-            out.append(sub)
+            return self._revoke_user_locked(conn, user_id, reason, now, sub_until)
+
+    def _revoke_user_locked(
+        self, conn: Connection, user_id: str, reason: str, now: float, sub_until: float
+    ) -> list[RevocationEntry]:
+        """:meth:`revoke_user` inside ``conn``."""
+        out: list[RevocationEntry] = []
+        rows = conn.execute(
+            select(sessions.c.sid, sessions.c.access_exp)
+            .where(and_(sessions.c.user_id == user_id, sessions.c.revoked_at.is_(None)))
+            .order_by(sessions.c.created_at)
+        ).all()
+        for row in rows:
+            entry = self._revoke_session_locked(conn, row.sid, reason, now)
+            if entry:
+                out.append(entry)
+        until = max([sub_until, *(e.until for e in out)])
+        sub = RevocationEntry("sub", user_id, until, float(int(now)))
+        self._put_revocation(conn, sub, now)
+        out.append(sub)
         return out
 
     def revoke_jti(self, jti: str, until: float, now: float) -> RevocationEntry:

@@ -1,0 +1,217 @@
+"""``jwtkit clients add|list|show|update|rotate-secret|remove``: OAuth clients (RFC 6749 §2).
+
+Thin commands over :class:`jwtkit.server.admin.AdminService`: they parse, prompt and print; the
+rules (grant types, what ends sessions, audit events) live there.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from jwtkit.cli._admin import (
+    AsJSON,
+    ConfigFile,
+    DatabaseURL,
+    DataDir,
+    admin_command,
+    open_admin,
+    print_record,
+    print_table,
+    read_new_secret,
+)
+from jwtkit.cli._common import UsageError
+
+if TYPE_CHECKING:
+    from jwtkit.store.sql import ClientRecord
+
+__all__ = ["register"]
+
+ClientId = Annotated[str, typer.Argument(help="The client id.", show_default=False)]
+SecretStdin = Annotated[
+    bool, typer.Option("--secret-stdin", help="Read the client secret from stdin (one line).")
+]
+Grants = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--grant",
+        help="Allowed grant type: password, refresh_token, client_credentials (repeatable).",
+        show_default=False,
+    ),
+]
+Scopes = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--scope",
+        help="Scope the client may request (repeatable, or space-separated).",
+        show_default=False,
+    ),
+]
+Audience = Annotated[
+    str | None,
+    typer.Option(help="aud of its access tokens (default the issuer).", show_default=False),
+]
+
+clients_app = typer.Typer(help="Manage OAuth clients.", no_args_is_help=True)
+
+
+def _view(client: ClientRecord) -> dict[str, Any]:
+    return {
+        "client_id": client.client_id,
+        "public": client.public,
+        "grant_types": list(client.grant_types),
+        "scope": client.scope,
+        "audience": client.audience,
+        "created_at": int(client.created_at),
+    }
+
+
+@clients_app.command("add")
+@admin_command
+def clients_add(
+    client_id: ClientId,
+    public: Annotated[bool, typer.Option("--public", help="A public client (no secret).")] = False,
+    secret_stdin: SecretStdin = False,
+    grant: Grants = None,
+    scope: Scopes = None,
+    audience: Audience = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseURL = None,
+    config: ConfigFile = None,
+) -> None:
+    """Add an OAuth client: public (--public) or confidential.
+
+    A confidential client's secret comes from stdin (--secret-stdin) or a prompt and is stored
+    only as an argon2id hash. Default grants: password and refresh_token, plus
+    client_credentials for a confidential client.
+    """
+    if public and secret_stdin:
+        raise UsageError("--public and --secret-stdin exclude each other")
+    with open_admin(data_dir, database_url, config) as admin:
+        admin.check_new_client(client_id, public=public, grant_types=grant)
+        secret = None if public else read_new_secret(secret_stdin, "Client secret")
+        admin.add_client(
+            client_id, secret=secret, grant_types=grant, scope=scope or (), audience=audience
+        )
+    typer.echo(f"added {'public' if public else 'confidential'} client {client_id}")
+
+
+@clients_app.command("list")
+@admin_command
+def clients_list(
+    as_json: AsJSON = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseURL = None,
+    config: ConfigFile = None,
+) -> None:
+    """List clients (never their secret hashes)."""
+    with open_admin(data_dir, database_url, config) as admin:
+        data = [_view(c) for c in admin.list_clients()]
+    if as_json:
+        typer.echo(json.dumps(data))
+        return
+    print_table(
+        "clients",
+        ["client_id", "type", "grants", "scope", "audience"],
+        [
+            [
+                d["client_id"],
+                "public" if d["public"] else "confidential",
+                " ".join(d["grant_types"]),
+                d["scope"],
+                d["audience"] or "-",
+            ]
+            for d in data
+        ],
+    )
+
+
+@clients_app.command("show")
+@admin_command
+def clients_show(
+    client_id: ClientId,
+    as_json: AsJSON = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseURL = None,
+    config: ConfigFile = None,
+) -> None:
+    """Show one client (never its secret hash)."""
+    with open_admin(data_dir, database_url, config) as admin:
+        data = _view(admin.client(client_id))
+    print_record(data, as_json=as_json, times=("created_at",))
+
+
+@clients_app.command("update")
+@admin_command
+def clients_update(
+    client_id: ClientId,
+    grant: Grants = None,
+    scope: Scopes = None,
+    no_scope: Annotated[bool, typer.Option("--no-scope", help="Remove every scope.")] = False,
+    audience: Annotated[
+        str | None,
+        typer.Option(help="New aud of its access tokens ('' = the issuer).", show_default=False),
+    ] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseURL = None,
+    config: ConfigFile = None,
+) -> None:
+    """Change a client's grant types (--grant replaces them), scopes (--scope replaces them) or
+    audience; what is not given stays. Existing sessions keep what they were granted."""
+    if scope and no_scope:
+        raise UsageError("--scope and --no-scope exclude each other")
+    if grant is None and scope is None and not no_scope and audience is None:
+        raise UsageError("nothing to change: give --grant, --scope, --no-scope or --audience")
+    with open_admin(data_dir, database_url, config) as admin:
+        client = admin.update_client(
+            client_id,
+            grant_types=grant,
+            scope=[] if no_scope else scope,
+            audience=audience,
+        )
+    typer.echo(
+        f"updated client {client_id}: grants {' '.join(client.grant_types)}; "
+        f"scope {client.scope or '(none)'}; audience {client.audience or '(the issuer)'}"
+    )
+
+
+@clients_app.command("rotate-secret")
+@admin_command
+def clients_rotate_secret(
+    client_id: ClientId,
+    secret_stdin: SecretStdin = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseURL = None,
+    config: ConfigFile = None,
+) -> None:
+    """Give a confidential client a new secret; the old one stops working at once."""
+    with open_admin(data_dir, database_url, config) as admin:
+        admin.client(client_id)
+        secret = read_new_secret(secret_stdin, "New client secret")
+        admin.rotate_client_secret(client_id, secret)
+    typer.echo(f"new secret set for client {client_id}")
+
+
+@clients_app.command("remove")
+@admin_command
+def clients_remove(
+    client_id: ClientId,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseURL = None,
+    config: ConfigFile = None,
+) -> None:
+    """Remove a client and end every session issued to it."""
+    if not yes:
+        typer.confirm(f"remove client {client_id} and end its sessions?", abort=True)
+    with open_admin(data_dir, database_url, config) as admin:
+        ended = admin.remove_client(client_id)
+    typer.echo(f"removed client {client_id}; ended {ended} session(s)")
+
+
+def register(app: typer.Typer, keys_app: typer.Typer) -> None:
+    """Add the ``clients`` group to ``app`` (``keys_app`` unused)."""
+    del keys_app
+    app.add_typer(clients_app, name="clients")

@@ -1,0 +1,111 @@
+"""``jwtkit serve``: run the token service under uvicorn, logging JSON lines on stderr."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated
+
+import typer
+
+from jwtkit.cli._admin import ConfigFile, DatabaseURL, DataDir, admin_command, load_cli_settings
+from jwtkit.cli._common import CLIError
+
+__all__ = ["register", "serve"]
+
+
+class _NoQueryString(logging.Filter):
+    """Drops the query string from uvicorn's access-log lines: a client that puts a token or
+    password in the URL (RFC 6750 §2.3, §5.3) must not get it written to the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the path argument of an access-log record without its query; keep it."""
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+        return True
+
+
+@admin_command
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Bind address (default 127.0.0.1).", show_default=False)
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="TCP port (default 8000).", show_default=False)
+    ] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseURL = None,
+    redis_url: Annotated[
+        str | None, typer.Option("--redis-url", help="redis:// URL.", show_default=False)
+    ] = None,
+    issuer: Annotated[
+        str | None,
+        typer.Option(help="Issuer URL (default http://HOST:PORT).", show_default=False),
+    ] = None,
+    config: ConfigFile = None,
+    log_level: Annotated[
+        str | None, typer.Option(help="debug, info, warning, error.", show_default=False)
+    ] = None,
+) -> None:
+    """Run the token service (uvicorn).
+
+    Creates the data dir, database and first signing key on first start. Stops gracefully on
+    SIGTERM/SIGINT.
+    """
+    settings = load_cli_settings(
+        config,
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        database_url=database_url,
+        redis_url=redis_url,
+        issuer=issuer,
+        log_level=log_level,
+    )
+    import uvicorn
+
+    from jwtkit.server.app import create_app
+    from jwtkit.server.audit import JSONFormatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JSONFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level.upper())
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("uvicorn.access").addFilter(_NoQueryString())
+    try:
+        application = create_app(settings)
+    except Exception as exc:
+        raise CLIError(f"cannot start: {exc}", code="error", exit_code=1) from None
+    if not settings.issuer and settings.host in ("0.0.0.0", "::"):  # noqa: S104
+        logging.getLogger("jwtkit.server").warning(
+            "no issuer configured: tokens say iss=%s; set JWTKIT_ISSUER to the public URL",
+            settings.effective_issuer,
+        )
+    logging.getLogger("jwtkit.server").info(
+        "jwtkit token service: issuer %s, database %s",
+        settings.effective_issuer,
+        "sqlite" if settings.is_sqlite else "external",
+    )
+    uvicorn.run(
+        application,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=settings.shutdown_timeout,
+        server_header=False,
+        # Trust X-Forwarded-For only from the configured reverse proxies (issue 13.9).
+        proxy_headers=settings.forwarded_allow_ips is not None,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        ws="none",
+        lifespan="on",
+    )
+
+
+def register(app: typer.Typer, keys_app: typer.Typer) -> None:
+    """Add ``serve`` to ``app`` (``keys_app`` unused)."""
+    del keys_app
+    app.command()(serve)

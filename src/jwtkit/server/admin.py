@@ -1,0 +1,507 @@
+"""The token service's administration rules, shared by the admin CLI and any future admin API.
+
+:class:`AdminService` adds, changes and removes users, clients, sessions and signing keys on the
+service's store. It decides what a change implies (disabling a user ends its sessions in the same
+transaction, a new password may end them too, removing a client ends the sessions issued to it),
+enforces the password policy (NIST SP 800-63B §3.1.1.2: at least ``password_min_length``
+characters, 8 by default), hashes secrets with the service's argon2id hasher, takes "now" from
+the service's injected clock, and writes one audit event per change (:mod:`jwtkit.server.audit`).
+
+Every refusal is an :class:`AdminError` with a stable ``code``: ``not_found``,
+``already_exists`` or ``invalid_value``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from jwtkit.errors import JWTKitError
+from jwtkit.server.audit import audit
+from jwtkit.server.settings import SIGNING_ALGORITHMS
+
+if TYPE_CHECKING:
+    from jwtkit.server.keys import KeyManager
+    from jwtkit.server.runtime import Services
+    from jwtkit.server.service import TokenService
+    from jwtkit.server.settings import Settings
+    from jwtkit.store.sql import (
+        ClientRecord,
+        KeyRecord,
+        RevocationEntry,
+        SessionRecord,
+        SQLStore,
+        UserRecord,
+    )
+
+__all__ = [
+    "AdminError",
+    "AdminService",
+    "AlreadyExistsError",
+    "InvalidValueError",
+    "NotFoundError",
+    "check_name",
+]
+
+_MAX_NAME = 255
+
+
+class AdminError(JWTKitError):
+    """An administrative change was refused (base class; see the subclasses' ``code``)."""
+
+    code = "admin_error"
+
+
+class NotFoundError(AdminError):
+    """The user, client or session named does not exist."""
+
+    code = "not_found"
+
+
+class AlreadyExistsError(AdminError):
+    """A user or client with that name already exists."""
+
+    code = "already_exists"
+
+
+class InvalidValueError(AdminError):
+    """A value breaks a rule: a name, a grant type, a scope, a password shorter than the policy."""
+
+    code = "invalid_value"
+
+
+def check_name(kind: str, value: str) -> None:
+    """Refuse a user name or client id no token request could carry (RFC 6749 §3.2 form
+    values: non-empty, at most 255 characters, no control characters).
+
+    Raises:
+        InvalidValueError: ``value`` breaks the rule.
+    """
+    if not value or len(value) > _MAX_NAME or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise InvalidValueError(
+            f"a {kind} must be 1 to {_MAX_NAME} characters without control characters"
+        )
+
+
+def _scope_tokens(scope: Sequence[str]) -> list[str]:
+    """Each value split on spaces (RFC 6749 §3.3); every scope-token must be
+    ``%x21 / %x23-5B / %x5D-7E``.
+
+    Raises:
+        InvalidValueError: a token holds another character.
+    """
+    out: list[str] = []
+    for value in scope:
+        for token in value.split(" "):
+            if not token:
+                continue
+            if any(not (0x21 <= ord(c) <= 0x7E) or c in '"\\' for c in token):
+                raise InvalidValueError(f"invalid scope token {token!r} (RFC 6749 §3.3)")
+            out.append(token)
+    return list(dict.fromkeys(out))
+
+
+class AdminService:
+    """Administration of one token service (users, clients, sessions, signing keys).
+
+    Args:
+        settings: the service :class:`Settings` (password policy, rotation delay, TTLs).
+        store: the :class:`SQLStore`.
+        tokens: the :class:`TokenService` (hasher, revocation publishing).
+        keys: the :class:`KeyManager`.
+        clock: returns now, seconds since the epoch (float); the service's own clock.
+        actor: who acts, recorded in every audit event (str, e.g. ``"cli"``).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: SQLStore,
+        tokens: TokenService,
+        keys: KeyManager,
+        *,
+        clock: Callable[[], float],
+        actor: str = "admin",
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.tokens = tokens
+        self.keys = keys
+        self.clock = clock
+        self.actor = actor
+
+    @classmethod
+    def from_services(cls, services: Services, *, actor: str = "admin") -> AdminService:
+        """Build from :class:`jwtkit.server.runtime.Services` (shares its clock and store)."""
+        return cls(
+            services.settings,
+            services.store,
+            services.service,
+            services.keys,
+            clock=services.clock,
+            actor=actor,
+        )
+
+    # ---- users -------------------------------------------------------------------------------
+
+    def check_password(self, password: str) -> None:
+        """Apply the password policy: at least ``settings.password_min_length`` characters
+        (Unicode code points; NIST SP 800-63B §3.1.1.2), at most 1024.
+
+        Raises:
+            InvalidValueError: the password is too short or too long.
+        """
+        minimum = self.settings.password_min_length
+        if len(password) < minimum:
+            raise InvalidValueError(f"a password needs at least {minimum} characters")
+        if len(password) > 1024:
+            raise InvalidValueError("a password may have at most 1024 characters")
+
+    def user(self, username: str) -> UserRecord:
+        """Return the user ``username``.
+
+        Raises:
+            NotFoundError: there is no such user.
+        """
+        user = self.store.get_user(username)
+        if user is None:
+            raise NotFoundError(f"no user {username!r}")
+        return user
+
+    def ensure_new_user(self, username: str) -> None:
+        """Check that ``username`` is a valid, free name (before asking for a password).
+
+        Raises:
+            InvalidValueError: the name breaks :func:`check_name`.
+            AlreadyExistsError: the name is taken.
+        """
+        check_name("user name", username)
+        if self.store.get_user(username) is not None:
+            raise AlreadyExistsError(f"user {username!r} already exists")
+
+    def list_users(self) -> list[UserRecord]:
+        """Every user, by username (records never shown with their password hash)."""
+        return self.store.list_users()
+
+    def add_user(self, username: str, password: str, scope: Sequence[str] = ()) -> UserRecord:
+        """Add a user whose password is stored only as an argon2id hash; audited
+        ``user_added``.
+
+        Args:
+            username: the name (str).
+            password: the password (str), checked by :meth:`check_password`.
+            scope: scopes the user may get (each value may hold several, space-separated).
+
+        Returns:
+            The new :class:`UserRecord` (its ``id`` is the tokens' ``sub``).
+
+        Raises:
+            InvalidValueError, AlreadyExistsError.
+        """
+        self.ensure_new_user(username)
+        self.check_password(password)
+        scopes = _scope_tokens(scope)
+        user = self.store.create_user(
+            username, self.tokens.hasher.hash(password), scopes, self.clock()
+        )
+        if user is None:
+            raise AlreadyExistsError(f"user {username!r} already exists")
+        audit("user_added", username=username, sub=user.id, actor=self.actor)
+        return user
+
+    def _ended(self, entries: list[RevocationEntry]) -> int:
+        """Publish ``entries`` (metrics, audit, Redis) and count the sessions they end."""
+        self.tokens._revoked(entries, actor=self.actor)
+        return sum(1 for e in entries if e.kind == "sid")
+
+    def disable_user(self, username: str) -> int:
+        """Disable a user and end all its sessions in one transaction (its access tokens are void
+        from now); audited ``user_disabled``. Returns the sessions ended (int).
+
+        Raises:
+            NotFoundError: there is no such user.
+        """
+        changed = self.store.update_user(
+            username,
+            self.clock(),
+            disabled=True,
+            end_sessions="user_disabled",
+            sub_until=self.clock() + self.settings.access_token_ttl,
+        )
+        if changed is None:
+            raise NotFoundError(f"no user {username!r}")
+        user, entries = changed
+        ended = self._ended(entries)
+        audit("user_disabled", username=username, sub=user.id, sessions=ended, actor=self.actor)
+        return ended
+
+    def enable_user(self, username: str) -> UserRecord:
+        """Enable a disabled user again (its old sessions stay ended); audited
+        ``user_enabled``.
+
+        Raises:
+            NotFoundError: there is no such user.
+        """
+        changed = self.store.update_user(username, self.clock(), disabled=False)
+        if changed is None:
+            raise NotFoundError(f"no user {username!r}")
+        audit("user_enabled", username=username, sub=changed[0].id, actor=self.actor)
+        return changed[0]
+
+    def set_password(self, username: str, password: str, *, end_sessions: bool = False) -> int:
+        """Set a user's password (argon2id hash); with ``end_sessions`` every session ends in the
+        same transaction. Audited ``password_set``. Returns the sessions ended (int, 0 without
+        ``end_sessions``).
+
+        Raises:
+            InvalidValueError: the password breaks the policy.
+            NotFoundError: there is no such user.
+        """
+        self.check_password(password)
+        now = self.clock()
+        changed = self.store.update_user(
+            username,
+            now,
+            password_hash=self.tokens.hasher.hash(password),
+            end_sessions="password_set" if end_sessions else None,
+            sub_until=now + self.settings.access_token_ttl,
+        )
+        if changed is None:
+            raise NotFoundError(f"no user {username!r}")
+        user, entries = changed
+        ended = self._ended(entries)
+        audit("password_set", username=username, sub=user.id, sessions=ended, actor=self.actor)
+        return ended
+
+    def set_user_scope(self, username: str, scope: Sequence[str]) -> UserRecord:
+        """Replace the scopes a user may get; existing sessions keep the scope they were granted.
+        Audited ``user_scope_set``.
+
+        Raises:
+            InvalidValueError: a scope token is malformed.
+            NotFoundError: there is no such user.
+        """
+        scopes = _scope_tokens(scope)
+        changed = self.store.update_user(username, self.clock(), scope=scopes)
+        if changed is None:
+            raise NotFoundError(f"no user {username!r}")
+        user = changed[0]
+        audit("user_scope_set", username=username, sub=user.id, scope=user.scope, actor=self.actor)
+        return user
+
+    def delete_user(self, username: str) -> int:
+        """Delete a user: every session ends (revocations stay until its tokens expire), then the
+        user, its sessions and refresh tokens are deleted in one transaction. Audited
+        ``user_deleted``. Returns the sessions ended (int).
+
+        Raises:
+            NotFoundError: there is no such user.
+        """
+        now = self.clock()
+        deleted = self.store.delete_user(username, now, now + self.settings.access_token_ttl)
+        if deleted is None:
+            raise NotFoundError(f"no user {username!r}")
+        user, entries = deleted
+        ended = self._ended(entries)
+        audit("user_deleted", username=username, sub=user.id, sessions=ended, actor=self.actor)
+        return ended
+
+    # ---- clients -----------------------------------------------------------------------------
+
+    def client(self, client_id: str) -> ClientRecord:
+        """Return the client ``client_id``.
+
+        Raises:
+            NotFoundError: there is no such client.
+        """
+        client = self.store.get_client(client_id)
+        if client is None:
+            raise NotFoundError(f"no client {client_id!r}")
+        return client
+
+    def list_clients(self) -> list[ClientRecord]:
+        """Every client, by id (never with its secret hash)."""
+        return self.store.list_clients()
+
+    @staticmethod
+    def _grants(grants: Sequence[str], *, public: bool) -> list[str]:
+        from jwtkit.server.service import GRANT_TYPES
+
+        grants = list(dict.fromkeys(grants))
+        unknown = [g for g in grants if g not in GRANT_TYPES]
+        if unknown:
+            raise InvalidValueError(f"unknown grant type(s): {', '.join(unknown)}")
+        if not grants:
+            raise InvalidValueError("a client needs at least one grant type")
+        if public and "client_credentials" in grants:
+            raise InvalidValueError("public clients cannot use client_credentials")
+        return grants
+
+    def check_new_client(
+        self, client_id: str, *, public: bool, grant_types: Sequence[str] | None
+    ) -> list[str]:
+        """Validate a new client's id and grants before its secret is asked for.
+
+        Returns the grant types to store (list of str; the defaults when ``grant_types`` is None:
+        password and refresh_token, plus client_credentials for a confidential client).
+
+        Raises:
+            InvalidValueError, AlreadyExistsError.
+        """
+        check_name("client id", client_id)
+        if grant_types is None:
+            grant_types = ["password", "refresh_token"]
+            if not public:
+                grant_types.append("client_credentials")
+        grants = self._grants(grant_types, public=public)
+        if self.store.get_client(client_id) is not None:
+            raise AlreadyExistsError(f"client {client_id!r} already exists")
+        return grants
+
+    def add_client(
+        self,
+        client_id: str,
+        *,
+        secret: str | None,
+        grant_types: Sequence[str] | None = None,
+        scope: Sequence[str] = (),
+        audience: str | None = None,
+    ) -> ClientRecord:
+        """Add an OAuth client (RFC 6749 §2.1): public when ``secret`` is None, else confidential
+        with the secret stored only as an argon2id hash. Audited ``client_added``.
+
+        Raises:
+            InvalidValueError, AlreadyExistsError.
+        """
+        public = secret is None
+        grants = self.check_new_client(client_id, public=public, grant_types=grant_types)
+        client = self.store.create_client(
+            client_id,
+            secret_hash=None if secret is None else self.tokens.hasher.hash(secret),
+            grant_types=grants,
+            scope=_scope_tokens(scope),
+            audience=audience,
+            now=self.clock(),
+        )
+        if client is None:
+            raise AlreadyExistsError(f"client {client_id!r} already exists")
+        audit("client_added", client_id=client_id, public=public, actor=self.actor)
+        return client
+
+    def update_client(
+        self,
+        client_id: str,
+        *,
+        grant_types: Sequence[str] | None = None,
+        scope: Sequence[str] | None = None,
+        audience: str | None = None,
+    ) -> ClientRecord:
+        """Change a client's grant types, scopes and/or audience (None leaves one as it is; an
+        empty ``audience`` resets it to the issuer). Existing sessions keep what they were
+        granted. Audited ``client_updated`` with the fields changed.
+
+        Raises:
+            InvalidValueError, NotFoundError.
+        """
+        current = self.client(client_id)
+        grants = None if grant_types is None else self._grants(grant_types, public=current.public)
+        scopes = None if scope is None else _scope_tokens(scope)
+        updated = self.store.update_client(
+            client_id, grant_types=grants, scope=scopes, audience=audience
+        )
+        if updated is None:
+            raise NotFoundError(f"no client {client_id!r}")
+        changed = [
+            name
+            for name, value in (("grant_types", grants), ("scope", scopes), ("audience", audience))
+            if value is not None
+        ]
+        audit("client_updated", client_id=client_id, fields=changed, actor=self.actor)
+        return updated
+
+    def rotate_client_secret(self, client_id: str, secret: str) -> ClientRecord:
+        """Give a confidential client a new secret (the old one stops working at once; its
+        sessions stay). Audited ``client_secret_rotated``.
+
+        Raises:
+            InvalidValueError: the client is public.
+            NotFoundError: there is no such client.
+        """
+        if self.client(client_id).public:
+            raise InvalidValueError(f"client {client_id!r} is public and has no secret")
+        updated = self.store.update_client(client_id, secret_hash=self.tokens.hasher.hash(secret))
+        if updated is None:
+            raise NotFoundError(f"no client {client_id!r}")
+        audit("client_secret_rotated", client_id=client_id, actor=self.actor)
+        return updated
+
+    def remove_client(self, client_id: str) -> int:
+        """Remove a client and end every session issued to it, in one transaction. Audited
+        ``client_removed``. Returns the sessions ended (int).
+
+        Raises:
+            NotFoundError: there is no such client.
+        """
+        entries = self.store.delete_client(client_id, self.clock())
+        if entries is None:
+            raise NotFoundError(f"no client {client_id!r}")
+        ended = self._ended(entries)
+        audit("client_removed", client_id=client_id, sessions=ended, actor=self.actor)
+        return ended
+
+    # ---- sessions ----------------------------------------------------------------------------
+
+    def list_sessions(self, username: str, *, include_ended: bool = False) -> list[SessionRecord]:
+        """A user's sessions, active ones unless ``include_ended``.
+
+        Raises:
+            NotFoundError: there is no such user.
+        """
+        user = self.user(username)
+        return self.store.list_sessions(user.id, self.clock(), include_inactive=include_ended)
+
+    def end_session(self, sid: str) -> None:
+        """End one session (its refresh tokens die, its ``sid`` is revoked). Audited
+        ``session_revoked``.
+
+        Raises:
+            NotFoundError: no active session ``sid``.
+        """
+        if not self.tokens.revoke_session(sid, reason="admin", actor=self.actor):
+            raise NotFoundError(f"no active session {sid!r}")
+        audit("session_revoked", sid=sid, actor=self.actor)
+
+    def end_user_sessions(self, username: str) -> int:
+        """End every session of a user (plus a ``sub`` cut-off). Audited
+        ``user_sessions_revoked``. Returns the sessions ended (int).
+
+        Raises:
+            NotFoundError: there is no such user.
+        """
+        user = self.user(username)
+        ended = self.tokens.revoke_user(user, reason="admin", actor=self.actor)
+        audit("user_sessions_revoked", username=username, sub=user.id, actor=self.actor)
+        return ended
+
+    # ---- signing keys ------------------------------------------------------------------------
+
+    def rotate_key(self, *, delay: int | None = None, alg: str | None = None) -> KeyRecord:
+        """Publish a new signing key as *next*, current after ``delay`` seconds (default the
+        ``key_rotation_delay`` setting). Audited ``key_rotated``.
+
+        Raises:
+            InvalidValueError: ``alg`` is not a signing algorithm or ``delay`` is negative.
+        """
+        if alg is not None and alg not in SIGNING_ALGORITHMS:
+            raise InvalidValueError(f"alg must be one of {', '.join(SIGNING_ALGORITHMS)}")
+        if delay is not None and delay < 0:
+            raise InvalidValueError("the delay must be >= 0")
+        wait = self.settings.key_rotation_delay if delay is None else delay
+        record = self.keys.rotate(delay=wait, alg=alg)
+        audit("key_rotated", kid=record.kid, alg=record.alg, delay=wait, actor=self.actor)
+        return record
+
+    def list_keys(self) -> list[KeyRecord]:
+        """The service's signing keys with their states (records hold no private parts shown)."""
+        self.keys.reload()
+        return self.store.list_keys()
