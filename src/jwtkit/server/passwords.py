@@ -1,22 +1,29 @@
-"""argon2id hashing of user passwords and client secrets (RFC 9106, argon2-cffi).
+"""argon2id hashing of user passwords (RFC 9106, argon2-cffi), admission to it, and the cache of
+verified client secrets.
 
 Only hashes are stored. Verification of an unknown user still runs one argon2 verification
-against a dummy hash, so response time does not reveal which usernames exist.
+against a dummy hash, so response time does not reveal which usernames exist. Client secrets are
+checked with a keyed hash (:mod:`jwtkit.server.client_secrets`); argon2id client hashes made by
+earlier versions still verify here.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
 import os
 import secrets
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator
 
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-__all__ = ["SecretHasher", "VerifiedSecretCache"]
+__all__ = ["HashAdmission", "HashQueueFull", "SecretHasher", "VerifiedSecretCache"]
 
 
 class SecretHasher:
@@ -89,7 +96,7 @@ class VerifiedSecretCache:
         self.ttl = ttl
         self.max_entries = max_entries
         self._key = secrets.token_bytes(32)
-        self._entries: dict[tuple[str, str], tuple[bytes, float]] = {}
+        self._entries: OrderedDict[tuple[str, str], tuple[bytes, float]] = OrderedDict()
         self._lock = threading.Lock()
 
     def _mac(self, secret: str) -> bytes:
@@ -105,13 +112,59 @@ class VerifiedSecretCache:
         return hmac.compare_digest(entry[0], self._mac(secret))
 
     def remember(self, ident: str, stored_hash: str, secret: str) -> None:
-        """Record a successful verification."""
+        """Record a successful verification; a full cache drops its least recently stored
+        entry (one, not all: issue 13 item 7)."""
         if self.ttl <= 0:
             return
         with self._lock:
-            if len(self._entries) >= self.max_entries:
-                now = time.monotonic()
-                self._entries = {k: v for k, v in self._entries.items() if v[1] > now}
-                if len(self._entries) >= self.max_entries:
-                    self._entries.clear()
+            self._entries.pop((ident, stored_hash), None)
+            while len(self._entries) >= self.max_entries:
+                self._entries.popitem(last=False)
             self._entries[(ident, stored_hash)] = (self._mac(secret), time.monotonic() + self.ttl)
+
+
+class HashQueueFull(Exception):
+    """More requests wait for a password hash than :class:`HashAdmission` admits."""
+
+
+class HashAdmission:
+    """Admission of requests to password hashing, on the event loop, before a worker thread is
+    taken (issue 13 item 3).
+
+    A request whose work may run argon2id (a password login) enters here first and holds one of
+    ``slots`` places while its work runs in the thread pool; others wait as coroutines, holding
+    no thread. So however many logins arrive, at most ``slots`` threads hash at once and the rest
+    of the thread pool stays free for the JWK Set, metadata, health and token requests that do
+    not hash. Beyond ``max_waiting`` waiting requests, :meth:`admit` refuses at once.
+
+    Args:
+        slots: concurrent hashing requests (int; default the CPU count, >= 2).
+        max_waiting: requests allowed to wait (int).
+    """
+
+    def __init__(self, slots: int | None = None, max_waiting: int = 64) -> None:
+        self.slots = slots or max(2, os.cpu_count() or 2)
+        self.max_waiting = max_waiting
+        self._semaphore: asyncio.Semaphore | None = None
+        self._waiting = 0
+
+    @contextlib.asynccontextmanager
+    async def admit(self) -> AsyncIterator[None]:
+        """Hold one place for the duration of the ``async with`` block.
+
+        Raises:
+            HashQueueFull: ``max_waiting`` requests already wait.
+        """
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self.slots)
+        if self._semaphore.locked() and self._waiting >= self.max_waiting:
+            raise HashQueueFull(f"{self._waiting} requests wait for password hashing")
+        self._waiting += 1
+        try:
+            await self._semaphore.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            yield
+        finally:
+            self._semaphore.release()

@@ -156,6 +156,11 @@ class Settings(BaseSettings):
         description="Shortest password the admin commands accept, in characters "
         "(NIST SP 800-63B §3.1.1.2: at least 8).",
     )
+    client_secret_pepper: SecretStr | None = Field(
+        default=None,
+        description="Server-side key of the client-secret HMAC (env JWTKIT_CLIENT_SECRET_PEPPER); "
+        "unset: client secrets are stored as SHA-256 (they are 256-bit random values).",
+    )
     client_secret_cache_seconds: float = Field(
         default=300.0,
         ge=0,
