@@ -6,6 +6,8 @@
   :class:`AuthError` carrying the RFC 6750 §3 ``WWW-Authenticate`` challenge.
 * :mod:`jwtkit.middleware.asgi`: Starlette/FastAPI middleware and dependencies (needs starlette).
 * :mod:`jwtkit.middleware.wsgi`: a Flask extension (needs flask).
+* :mod:`jwtkit.middleware.csrf`: cookie mode's CSRF defence (signed double-submit token bound
+  to the session, Origin / Sec-Fetch-Site checks).
 * :mod:`jwtkit.middleware.listener`: Redis revocation listeners, thread and asyncio (needs redis).
 
 This package imports none of starlette, flask, redis or httpx itself.
@@ -17,8 +19,18 @@ from jwtkit.middleware._core import (
     AuthError,
     BearerGuard,
     Principal,
+    RequestFacts,
+    SessionTokenSource,
     access_token_verifier,
     parse_scopes,
 )
 
-__all__ = ["AuthError", "BearerGuard", "Principal", "access_token_verifier", "parse_scopes"]
+__all__ = [
+    "AuthError",
+    "BearerGuard",
+    "Principal",
+    "RequestFacts",
+    "SessionTokenSource",
+    "access_token_verifier",
+    "parse_scopes",
+]

@@ -10,19 +10,22 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from jwtkit._scope import is_scope_token, split_scope
 from jwtkit.errors import InvalidClaimError, JWKSFetchError, JWTKitError, RevokedError
 
 if TYPE_CHECKING:
     from jwtkit.jwt import Verifier
+    from jwtkit.middleware.csrf import CSRFPolicy
     from jwtkit.revocation import Denylist
 
 __all__ = [
     "AuthError",
     "BearerGuard",
     "Principal",
+    "RequestFacts",
+    "SessionTokenSource",
     "access_token_verifier",
     "parse_scopes",
 ]
@@ -179,6 +182,47 @@ class AuthError(Exception):
         return out
 
 
+SESSION_COOKIE = "__Host-jwtkit-session"
+CREDENTIALS = ("header", "cookie", "both")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})  # RFC 9110 §9.2.1
+
+
+@dataclass(frozen=True)
+class RequestFacts:
+    """What the guard reads from one HTTP request, gathered by a framework adapter.
+
+    Attributes:
+        method: the HTTP method (str, upper case).
+        authorization: the ``Authorization`` header (str or None).
+        cookies: the request's cookies (mapping of name to value).
+        origin: the ``Origin`` header (str or None).
+        sec_fetch_site: the ``Sec-Fetch-Site`` header (str or None).
+        csrf_token: the CSRF header's value (str or None).
+        websocket: True for a WebSocket handshake (its Origin is checked like an unsafe
+            request's: cross-site WebSocket hijacking).
+    """
+
+    method: str
+    authorization: str | None = None
+    cookies: Mapping[str, str] = field(default_factory=dict)
+    origin: str | None = None
+    sec_fetch_site: str | None = None
+    csrf_token: str | None = None
+    websocket: bool = False
+
+
+class SessionTokenSource(Protocol):
+    """Where cookie mode finds the access token of a server-side session (e.g.
+    :class:`jwtkit.web.RelyingParty`): refreshed when near expiry, None when the session is
+    unknown or ended."""
+
+    def access_token(self, session_id: str) -> str | None:
+        """Return the session's current access token (str) or None."""
+
+    async def aaccess_token(self, session_id: str) -> str | None:
+        """Async :meth:`access_token`."""
+
+
 def access_token_verifier(
     key: Any,
     *,
@@ -233,6 +277,19 @@ class BearerGuard:
             stops being fresh or is replaced, so a key the issuer withdrew stops verifying at the
             next refresh, exactly as without the cache.
         clock: wall clock in seconds since the epoch (default :func:`time.time`; injectable).
+        credentials: where the access token comes from: ``"header"`` (``Authorization: Bearer``
+            only, the default), ``"cookie"`` (the session cookie only) or ``"both"`` (the header
+            when sent, else the cookie).
+        sessions: cookie mode's :class:`SessionTokenSource`, which maps the opaque session
+            cookie to the access token kept on the server (required unless ``"header"``).
+        csrf: cookie mode's :class:`~jwtkit.middleware.csrf.CSRFPolicy` (required unless
+            ``"header"``): unsafe requests carried by the cookie need the app's origin and the
+            ``X-CSRF-Token`` header bound to the session (403 otherwise).
+        session_cookie: the session cookie's name (default ``__Host-jwtkit-session``).
+
+    Raises:
+        ValueError: an unknown ``credentials`` value, or cookie mode without ``sessions`` and
+            ``csrf``.
     """
 
     def __init__(
@@ -244,7 +301,19 @@ class BearerGuard:
         cache_size: int = 1024,
         cache_ttl: float = 60.0,
         clock: Callable[[], float] = time.time,
+        credentials: str = "header",
+        sessions: SessionTokenSource | None = None,
+        csrf: CSRFPolicy | None = None,
+        session_cookie: str = SESSION_COOKIE,
     ) -> None:
+        if credentials not in CREDENTIALS:
+            raise ValueError(f"credentials must be one of {CREDENTIALS}")
+        if credentials != "header" and (sessions is None or csrf is None):
+            raise ValueError("cookie mode needs sessions= and csrf=")
+        self.credentials = credentials
+        self.sessions = sessions
+        self.csrf = csrf
+        self.session_cookie = session_cookie
         self.verifier = verifier
         self.denylist = denylist
         self.realm = realm
@@ -381,6 +450,76 @@ class BearerGuard:
                 raise self._error(exc) from None
             self._remember(token, claims, now)
         return self._finish(claims, token)
+
+    # -- cookie mode -----------------------------------------------------------------------
+
+    @property
+    def csrf_header(self) -> str:
+        """The request header that carries the CSRF token (str; ``X-CSRF-Token`` by default)."""
+        return self.csrf.header_name if self.csrf is not None else "X-CSRF-Token"
+
+    def _session_id(self, facts: RequestFacts) -> str | None:
+        """Return the session id when the request is carried by the session cookie, after the
+        CSRF checks; None when the ``Authorization`` header is to be used instead.
+
+        Raises:
+            AuthError: 401 (no credential), 403 :class:`~jwtkit.middleware.csrf.CSRFError`.
+        """
+        if self.credentials == "header" or (
+            self.credentials == "both" and facts.authorization is not None
+        ):
+            return None
+        assert self.csrf is not None  # checked in __init__
+        unsafe = facts.websocket or facts.method.upper() not in SAFE_METHODS
+        if unsafe:  # first, before any session is looked up
+            self.csrf.check_origin("POST", facts.origin, facts.sec_fetch_site)
+        session_id = facts.cookies.get(self.session_cookie)
+        if not session_id:
+            raise AuthError(401, None, None, realm=self.realm)
+        if unsafe and not facts.websocket:
+            self.csrf.check_token(
+                session_id, facts.csrf_token, facts.cookies.get(self.csrf.cookie_name)
+            )
+        return session_id
+
+    def _session_ended(self) -> AuthError:
+        return AuthError(
+            401, "invalid_token", "the session has ended", realm=self.realm, code="session_ended"
+        )
+
+    def authenticate_request(self, facts: RequestFacts, *, now: float | None = None) -> Principal:
+        """Authenticate one request by its ``Authorization`` header or its session cookie,
+        as ``credentials`` says; returns a :class:`Principal`.
+
+        In cookie mode an unsafe request must come from the app's origin and carry the CSRF
+        header bound to the session; the session's access token is then verified as a bearer
+        token would be.
+
+        Raises:
+            AuthError: as :meth:`authenticate`; 401 ``invalid_token`` (code ``session_ended``)
+                for an unknown or ended session; 403 CSRFError.
+        """
+        session_id = self._session_id(facts)
+        if session_id is None:
+            return self.authenticate(facts.authorization, now=now)
+        assert self.sessions is not None
+        token = self.sessions.access_token(session_id)
+        if token is None:
+            raise self._session_ended()
+        return self.authenticate("Bearer " + token, now=now)
+
+    async def aauthenticate_request(
+        self, facts: RequestFacts, *, now: float | None = None
+    ) -> Principal:
+        """Async :meth:`authenticate_request`."""
+        session_id = self._session_id(facts)
+        if session_id is None:
+            return await self.aauthenticate(facts.authorization, now=now)
+        assert self.sessions is not None
+        token = await self.sessions.aaccess_token(session_id)
+        if token is None:
+            raise self._session_ended()
+        return await self.aauthenticate("Bearer " + token, now=now)
 
     def require(self, principal: Principal, scopes: Iterable[str]) -> Principal:
         """Return ``principal`` if it holds every scope in ``scopes``.

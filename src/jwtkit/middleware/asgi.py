@@ -31,12 +31,20 @@ import json
 from collections.abc import Collection
 
 from starlette.exceptions import HTTPException
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from jwtkit.middleware._core import AuthError, BearerGuard, Principal
+from jwtkit.middleware._core import AuthError, BearerGuard, Principal, RequestFacts
 
-__all__ = ["BearerAuth", "BearerAuthMiddleware", "get_principal"]
+__all__ = [
+    "AuthHTTPException",
+    "BearerAuth",
+    "BearerAuthMiddleware",
+    "auth_error_handler",
+    "get_principal",
+    "request_facts",
+]
 
 SCOPE_KEY = "jwtkit"
 
@@ -49,6 +57,22 @@ def _authorization(scope: Scope) -> str | None:
                 return "Bearer !"  # answered as 400 invalid_request
             value = raw.decode("latin-1")
     return value
+
+
+def request_facts(scope: Scope, csrf_header: str = "X-CSRF-Token") -> RequestFacts:
+    """Return the :class:`~jwtkit.middleware.RequestFacts` of an ASGI HTTP/WebSocket scope
+    (``csrf_header``: the header that carries the CSRF token)."""
+    conn = HTTPConnection(scope)
+    headers = conn.headers
+    return RequestFacts(
+        method=scope.get("method", "GET"),
+        authorization=_authorization(scope),
+        cookies=conn.cookies,
+        origin=headers.get("origin"),
+        sec_fetch_site=headers.get("sec-fetch-site"),
+        csrf_token=headers.get(csrf_header),
+        websocket=scope["type"] == "websocket",
+    )
 
 
 async def _send_error(send: Send, err: AuthError) -> None:
@@ -107,7 +131,8 @@ class BearerAuthMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            principal = await self.guard.aauthenticate(_authorization(scope))
+            facts = request_facts(scope, self.guard.csrf_header)
+            principal = await self.guard.aauthenticate_request(facts)
             if self.scopes:
                 self.guard.require(principal, self.scopes)
         except AuthError as err:
@@ -126,12 +151,34 @@ def get_principal(conn: HTTPConnection) -> Principal | None:
     return principal if isinstance(principal, Principal) else None
 
 
+class AuthHTTPException(HTTPException):
+    """The :class:`HTTPException` the dependencies raise; ``error`` is the
+    :class:`~jwtkit.middleware.AuthError` behind it. Register :func:`auth_error_handler` for
+    it to answer with the middleware's JSON body (``{"error": code, ...}``)."""
+
+    def __init__(self, err: AuthError) -> None:
+        # detail is a str so that Starlette's default handler (plain text) and FastAPI's (JSON
+        # {"detail": ...}) both render it; the OAuth error code is in WWW-Authenticate.
+        detail = err.description or err.error or "authentication required"
+        headers = {**err.headers, "Cache-Control": "no-store"}  # as the middleware sends
+        super().__init__(status_code=err.status, detail=detail, headers=headers)
+        self.error = err
+
+
+def auth_error_handler(request: Request, exc: Exception) -> Response:
+    """Exception handler for :class:`AuthHTTPException`: the JSON body and headers the
+    middleware sends (e.g. 403 ``{"error": "csrf_token_missing", ...}``).
+
+    Usage: ``app.add_exception_handler(AuthHTTPException, auth_error_handler)``.
+    """
+    err = exc.error if isinstance(exc, AuthHTTPException) else AuthError(401, None, None, realm="")
+    return JSONResponse(
+        err.body(), status_code=err.status, headers={**err.headers, "Cache-Control": "no-store"}
+    )
+
+
 def _http_exception(err: AuthError) -> HTTPException:
-    # detail is a str so that Starlette's default handler (plain text) and FastAPI's (JSON
-    # {"detail": ...}) both render it; the OAuth error code is in WWW-Authenticate.
-    detail = err.description or err.error or "authentication required"
-    headers = {**err.headers, "Cache-Control": "no-store"}  # as the middleware and Flask send
-    return HTTPException(status_code=err.status, detail=detail, headers=headers)
+    return AuthHTTPException(err)
 
 
 class BearerAuth:
@@ -156,7 +203,8 @@ class BearerAuth:
         if principal is not None:
             return principal
         try:
-            principal = await self.guard.aauthenticate(_authorization(request.scope))
+            facts = request_facts(request.scope, self.guard.csrf_header)
+            principal = await self.guard.aauthenticate_request(facts)
         except AuthError as err:
             raise _http_exception(err) from None
         _attach(request.scope, principal)

@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, Response, g, jsonify, request
 
-from jwtkit.middleware._core import AuthError, BearerGuard, Principal
+from jwtkit.middleware._core import AuthError, BearerGuard, Principal, RequestFacts
 
 __all__ = ["FlaskBearerAuth"]
 
@@ -108,7 +108,20 @@ class FlaskBearerAuth:
         principal = g.get("jwtkit")
         if isinstance(principal, Principal):
             return principal
-        principal = self.guard.authenticate(request.headers.get("Authorization"))
+        authorizations = request.headers.getlist("Authorization")
+        # two Authorization headers: refused as 400 invalid_request (RFC 6750 §2)
+        authorization = (
+            "Bearer !" if len(authorizations) > 1 else request.headers.get("Authorization")
+        )
+        facts = RequestFacts(
+            method=request.method,
+            authorization=authorization,
+            cookies=request.cookies,
+            origin=request.headers.get("Origin"),
+            sec_fetch_site=request.headers.get("Sec-Fetch-Site"),
+            csrf_token=request.headers.get(self.guard.csrf_header),
+        )
+        principal = self.guard.authenticate_request(facts)
         g.jwtkit = principal
         g.jwtkit_claims = principal.claims
         return principal
