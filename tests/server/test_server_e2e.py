@@ -230,10 +230,10 @@ def test_admin_cli(server_proc: Any, e2e_env: Any) -> None:
     sessions = json.loads(jwtkit_cmd("sessions", "list", "alice", "--json", env=env).stdout)
     assert len(sessions) == 2
     sid_a = jwtkit.decode_unverified(a["access_token"])["sid"]
-    jwtkit_cmd("sessions", "revoke", sid_a, env=env)
+    jwtkit_cmd("sessions", "revoke", "--", sid_a, env=env)
     assert introspect(url, a["access_token"]) == {"active": False}
     assert introspect(url, b["access_token"])["active"] is True
-    again = jwtkit_cmd("sessions", "revoke", sid_a, env=env, check=False)
+    again = jwtkit_cmd("sessions", "revoke", "--", sid_a, env=env, check=False)
     assert again.returncode == 1
     out = jwtkit_cmd("sessions", "revoke", "--user", "alice", env=env).stdout
     assert "ended 1 session" in out

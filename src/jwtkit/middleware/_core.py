@@ -27,6 +27,7 @@ __all__ = [
     "RequestFacts",
     "SessionTokenSource",
     "access_token_verifier",
+    "parse_bearer",
     "parse_scopes",
 ]
 
@@ -260,6 +261,21 @@ def access_token_verifier(
     )
 
 
+def parse_bearer(authorization: str | None) -> str | None:
+    """The credential of an ``Authorization: Bearer`` header value (RFC 6750 §2.1), shared by
+    the verifier middleware and the token service.
+
+    Returns None when there is no bearer credential (no header, another scheme), else the
+    stripped credential (str; possibly empty, which callers refuse).
+    """
+    if not authorization:
+        return None
+    scheme, _, rest = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return rest.strip()
+
+
 class BearerGuard:
     """Checks ``Authorization: Bearer`` access tokens with a verifier policy and a denylist.
 
@@ -366,12 +382,9 @@ class BearerGuard:
             AuthError: 401 without error code when there is no bearer credential (RFC 6750
                 §3.1); 400 ``invalid_request`` when the credential is syntactically wrong.
         """
-        if not authorization:
+        token = parse_bearer(authorization)
+        if token is None:
             raise AuthError(401, None, None, realm=self.realm)
-        scheme, _, rest = authorization.strip().partition(" ")
-        if scheme.lower() != "bearer":
-            raise AuthError(401, None, None, realm=self.realm)
-        token = rest.strip()
         if not token or _B64TOKEN.fullmatch(token) is None:
             raise AuthError(
                 400,

@@ -15,46 +15,166 @@ import base64
 import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import ClassVar
 from urllib.parse import parse_qsl, unquote_plus
 
-from jwtkit.errors import JWTKitError
-
-__all__ = ["ClientCredentials", "OAuthError", "client_credentials_from", "parse_form"]
+__all__ = [
+    "ClientCredentials",
+    "InvalidClient",
+    "InvalidGrant",
+    "InvalidRequest",
+    "InvalidScope",
+    "InvalidToken",
+    "LoginRateLimited",
+    "NotFound",
+    "OAuthError",
+    "ServerError",
+    "TemporarilyUnavailable",
+    "UnauthorizedClient",
+    "UnsupportedGrantType",
+    "UnsupportedTokenType",
+    "client_credentials_from",
+    "parse_form",
+]
 
 _MAX_FIELDS = 32
 _MAX_VALUE = 8192
 _MAX_NAME = 255
 
 
-class OAuthError(JWTKitError):
-    """An OAuth protocol error answered as RFC 6749 §5.2 JSON.
+class OAuthError(Exception):
+    """An OAuth protocol error (RFC 6749 §4.1.2.1, §5.2; RFC 6750 §3.1), answered as
+    ``{"error", "error_description"}``. Subclasses fix ``error`` (the OAuth error code) and
+    ``status`` (the HTTP status a route answers with). Its own root, apart from
+    :class:`jwtkit.errors.JWTKitError`, so ``except JWTKitError`` never swallows one.
+
+    Args:
+        description: ``error_description`` (str; never contains a secret).
+        headers: extra response headers (mapping), e.g. ``WWW-Authenticate``.
+        status: override of the class's HTTP status (int), e.g. 413 for a large body.
 
     Attributes:
-        code: the OAuth ``error`` (str), e.g. ``invalid_grant``.
-        status: HTTP status (int). description: ``error_description`` (str).
-        headers: extra response headers (dict), e.g. ``WWW-Authenticate`` or ``Retry-After``.
+        error: the OAuth error code (str); ``code`` is the same (the codes are API).
+        status: HTTP status (int). description (str). headers (dict).
     """
+
+    error: ClassVar[str] = "server_error"
+    status: int = 400
+    default_headers: ClassVar[Mapping[str, str]] = MappingProxyType({})
 
     def __init__(
         self,
-        error: str,
         description: str,
-        status: int = 400,
+        *,
         headers: Mapping[str, str] | None = None,
+        status: int | None = None,
     ) -> None:
-        self.code = error
-        self.status = status
-        self.description = description
-        self.headers = dict(headers or {})
         super().__init__(description)
+        self.description = description
+        self.headers = {**self.default_headers, **(headers or {})}
+        if status is not None:
+            self.status = status
+
+    @property
+    def code(self) -> str:
+        """The OAuth ``error`` code (str), as :attr:`error`."""
+        return self.error
+
+    @property
+    def message(self) -> str:
+        """The ``error_description`` (str), as :attr:`description`."""
+        return self.description
 
     def body(self) -> dict[str, str]:
         """The JSON body (dict): ``{"error": ..., "error_description": ...}``."""
-        return {"error": self.code, "error_description": self.description}
+        return {"error": self.error, "error_description": self.description}
+
+
+class InvalidRequest(OAuthError):
+    """``invalid_request``: a missing, repeated or malformed parameter (RFC 6749 §5.2)."""
+
+    error = "invalid_request"
+
+
+class InvalidClient(OAuthError):
+    """``invalid_client`` (401 with a Basic challenge): client authentication failed
+    (RFC 6749 §5.2)."""
+
+    error, status = "invalid_client", 401
+    default_headers: ClassVar[Mapping[str, str]] = MappingProxyType(
+        {"WWW-Authenticate": 'Basic realm="jwtkit"'}
+    )
+
+
+class InvalidGrant(OAuthError):
+    """``invalid_grant``: the grant (code, refresh token, credentials) is invalid, expired,
+    revoked or another client's (RFC 6749 §5.2)."""
+
+    error = "invalid_grant"
+
+
+class LoginRateLimited(InvalidGrant):
+    """``invalid_grant`` answered with 429 and ``Retry-After`` (RFC 6585 §4): too many failed
+    logins. ``retry_after``: seconds (int)."""
+
+    status = 429
+
+    def __init__(self, description: str, *, retry_after: int) -> None:
+        super().__init__(description, headers={"Retry-After": str(retry_after)})
+        self.retry_after = retry_after
+
+
+class UnauthorizedClient(OAuthError):
+    """``unauthorized_client``: the client may not use this grant or response type."""
+
+    error = "unauthorized_client"
+
+
+class UnsupportedGrantType(OAuthError):
+    """``unsupported_grant_type`` (RFC 6749 §5.2)."""
+
+    error = "unsupported_grant_type"
+
+
+class InvalidScope(OAuthError):
+    """``invalid_scope``: unknown, malformed or beyond what is allowed (RFC 6749 §3.3)."""
+
+    error = "invalid_scope"
+
+
+class UnsupportedTokenType(OAuthError):
+    """``unsupported_token_type`` (RFC 7009 §2.2.1)."""
+
+    error = "unsupported_token_type"
+
+
+class InvalidToken(OAuthError):
+    """``invalid_token`` (401): the bearer access token is invalid (RFC 6750 §3.1)."""
+
+    error, status = "invalid_token", 401
+
+
+class NotFound(OAuthError):
+    """``invalid_request`` answered with 404: the named resource is not the caller's."""
+
+    error, status = "invalid_request", 404
+
+
+class TemporarilyUnavailable(OAuthError):
+    """``temporarily_unavailable`` (503): a backing service is down (RFC 6749 §4.1.2.1)."""
+
+    error, status = "temporarily_unavailable", 503
+
+
+class ServerError(OAuthError):
+    """``server_error`` (500): an unexpected condition (RFC 6749 §4.1.2.1)."""
+
+    error, status = "server_error", 500
 
 
 def _bad(description: str) -> OAuthError:
-    return OAuthError("invalid_request", description)
+    return InvalidRequest(description)
 
 
 def parse_form(content_type: str | None, body: bytes) -> dict[str, str]:
@@ -139,23 +259,13 @@ def client_credentials_from(
             if any(ord(c) < 0x20 or ord(c) == 0x7F for c in client_id + secret):
                 raise ValueError("control character")
         except (binascii.Error, ValueError, UnicodeDecodeError):
-            raise OAuthError(
-                "invalid_client",
-                "malformed HTTP Basic client credentials",
-                401,
-                {"WWW-Authenticate": 'Basic realm="jwtkit"'},
-            ) from None
+            raise InvalidClient("malformed HTTP Basic client credentials") from None
         if form_secret is not None:
             raise _bad("use one client authentication method, not several")
         if form_id is not None and form_id != client_id:
             raise _bad("client_id in the body does not match the Authorization header")
         if not client_id or len(client_id) > _MAX_NAME:
-            raise OAuthError(
-                "invalid_client",
-                "invalid client id",
-                401,
-                {"WWW-Authenticate": 'Basic realm="jwtkit"'},
-            )
+            raise InvalidClient("invalid client id")
         return ClientCredentials(client_id, secret, "client_secret_basic")
     if form_id is not None and len(form_id) > _MAX_NAME:
         raise _bad("client_id is too long")

@@ -6,8 +6,11 @@ CLI, which works on the same database without importing the web stack.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +28,8 @@ from jwtkit.server.settings import Settings
 from jwtkit.store.sql import SQLStore
 
 __all__ = ["Services", "build_services"]
+
+log = logging.getLogger("jwtkit.server")
 
 
 @dataclass
@@ -52,6 +57,56 @@ class Services:
         count: int = self.publisher.mirror.mirror_all(self.store.live_revocations(now), now)
         self.publisher.dirty = False
         return count
+
+    def readiness(self) -> dict[str, str]:
+        """Probe the database and Redis (resyncing Redis when it came back): ``{"database":
+        "ok" | "error: <class>", "redis": "ok" | "not configured" | "error: <class>"}``."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        out = {"database": "ok", "redis": "not configured"}
+        try:
+            self.store.ping()
+        except SQLAlchemyError as exc:
+            out["database"] = f"error: {exc.__class__.__name__}"
+        if self.publisher.mirror is not None:
+            try:
+                self.publisher.mirror.ping()
+                out["redis"] = "ok"
+                if self.publisher.dirty:
+                    self.resync()
+            except Exception as exc:
+                out["redis"] = f"error: {exc.__class__.__name__}"
+        return out
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _app: object) -> AsyncIterator[None]:
+        """The ASGI lifespan of an app over these services: a resync at startup, then every
+        ``redis_resync_seconds`` (mirror revocations, prune expired rows); close at shutdown.
+        Failures are logged, never raised."""
+        from starlette.concurrency import run_in_threadpool
+
+        async def housekeeping() -> None:
+            while True:
+                await asyncio.sleep(self.settings.redis_resync_seconds)
+                try:
+                    await run_in_threadpool(self.resync)
+                except Exception as exc:
+                    log.error("periodic resync failed: %s", exc)
+
+        try:
+            mirrored = await run_in_threadpool(self.resync)
+            if self.publisher.mirror is not None:
+                log.info("mirrored %d live revocation(s) to Redis", mirrored)
+        except Exception as exc:
+            log.error("startup resync failed: %s", exc)
+        task = asyncio.create_task(housekeeping())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            self.close()
 
     def close(self) -> None:
         """Release the database pool (when owned) and the Redis connection."""

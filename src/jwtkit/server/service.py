@@ -12,10 +12,8 @@ cut-offs; when Redis is configured each one is mirrored and published after it c
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
-import secrets
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -23,16 +21,25 @@ from typing import Any
 import jwtkit
 from jwtkit.errors import JWTKitError, RevokedError
 from jwtkit.server.audit import audit
+from jwtkit.server.grants import GRANTS, TokenRequest, client_credentials, password, refresh_token
 from jwtkit.server.keys import KeyManager
 from jwtkit.server.metrics import Metrics
-from jwtkit.server.oauth import ClientCredentials, OAuthError
+from jwtkit.server.oauth import (
+    ClientCredentials,
+    InvalidClient,
+    InvalidGrant,
+    InvalidRequest,
+    LoginRateLimited,
+    UnauthorizedClient,
+    UnsupportedTokenType,
+)
 from jwtkit.server.passwords import SecretHasher, VerifiedSecretCache
 from jwtkit.server.ratelimit import LoginRateLimiter
 from jwtkit.server.settings import SIGNING_ALGORITHMS, Settings
+from jwtkit.server.tokens import hash_refresh_token, token_kind
 from jwtkit.store.sql import (
     ClientRecord,
     RevocationEntry,
-    SessionCapError,
     SessionRecord,
     SQLStore,
     UserRecord,
@@ -43,14 +50,8 @@ __all__ = ["GRANT_TYPES", "TokenService", "hash_refresh_token", "session_view"]
 
 log = logging.getLogger("jwtkit.server")
 
-#: Grant types the token endpoint supports (RFC 6749 §4.3, §4.4, §6).
-GRANT_TYPES = ("password", "refresh_token", "client_credentials")
-_BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="jwtkit"'}
-
-
-def hash_refresh_token(token: str) -> str:
-    """SHA-256 of a refresh token, hex (str): the only form in which it is stored."""
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+#: Grant types the token endpoint supports (RFC 6749 §4.3, §4.4, §6), from the grant registry.
+GRANT_TYPES = tuple(GRANTS)
 
 
 def session_view(session: SessionRecord, current_sid: str | None = None) -> dict[str, Any]:
@@ -152,63 +153,79 @@ class TokenService:
         confidential clients must present their secret (argon2id-verified).
 
         Raises:
-            OAuthError: ``invalid_client`` (401; ``WWW-Authenticate: Basic`` when Basic was
-                used or no credentials were sent).
+            InvalidClient: ``invalid_client`` (401, with a Basic challenge).
         """
-        headers = _BASIC_CHALLENGE
         if creds.client_id is None:
-            raise OAuthError("invalid_client", "client authentication required", 401, headers)
+            raise InvalidClient("client authentication required")
         client = self.store.get_client(creds.client_id)
         if client is None:
             self.hasher.verify(None, creds.secret or "")  # same time as a wrong secret
-            raise OAuthError("invalid_client", "unknown client or bad credentials", 401, headers)
+            raise InvalidClient("unknown client or bad credentials")
         if client.public:
             if creds.secret is not None:
-                raise OAuthError("invalid_client", "public clients have no secret", 401, headers)
+                raise InvalidClient("public clients have no secret")
             if not allow_public:
-                raise OAuthError(
-                    "invalid_client", "this endpoint needs a confidential client", 401, headers
-                )
+                raise InvalidClient("this endpoint needs a confidential client")
             return client
         stored = client.secret_hash or ""
         if creds.secret is None:
-            raise OAuthError("invalid_client", "unknown client or bad credentials", 401, headers)
+            raise InvalidClient("unknown client or bad credentials")
         if self.secret_cache.check(client.client_id, stored, creds.secret):
             return client
         if not self.hasher.verify(client.secret_hash, creds.secret):
-            raise OAuthError("invalid_client", "unknown client or bad credentials", 401, headers)
+            raise InvalidClient("unknown client or bad credentials")
         self.secret_cache.remember(client.client_id, stored, creds.secret)
         return client
 
-    # ---- scopes ------------------------------------------------------------------------------
+    def check_password(
+        self, username: str, password: str, address: str | None, *, client_id: str
+    ) -> UserRecord:
+        """Check a user's password (argon2id) under the failed-login limits; shared by the
+        password grant and the login page. The caller calls ``limiter.succeeded`` once it
+        goes on to sign the user in.
 
-    @staticmethod
-    def _grant_scope(requested: str | None, *allowed: str) -> str:
-        """The scope to grant (space-separated str): the request's, which must lie within every
-        ``allowed`` set, else their intersection (RFC 6749 §3.3).
+        Args:
+            username, password: what the user typed (str). address: client IP (str or None).
+            client_id: the client the login is for (str; audit only).
+
+        Returns the user (:class:`UserRecord`), enabled.
 
         Raises:
-            OAuthError: ``invalid_scope``.
+            LoginRateLimited: too many failures for the username or the address (429).
+            InvalidGrant: bad credentials or a disabled user (one message for both).
         """
-        sets = [set(a.split()) for a in allowed]
-        ceiling = set.intersection(*sets) if sets else set()
-        if requested is None:
-            return " ".join(sorted(ceiling))
-        wanted = requested.split()
-        if not all(s.isprintable() and '"' not in s and "\\" not in s for s in wanted):
-            raise OAuthError("invalid_scope", "malformed scope")
-        extra = [s for s in wanted if s not in ceiling]
-        if extra:
-            raise OAuthError("invalid_scope", f"scope not allowed: {' '.join(sorted(extra))}")
-        return " ".join(dict.fromkeys(wanted))
+        now = self.clock()
 
-    def _check_grant(self, client: ClientRecord, grant: str) -> None:
-        if grant not in client.grant_types:
-            raise OAuthError("unauthorized_client", f"client may not use grant_type={grant}")
+        def rate_limited(retry: int) -> LoginRateLimited:
+            self.metrics.failed_logins.labels("rate_limited").inc()
+            audit("login_rate_limited", username=username, client_id=client_id, ip=address)
+            return LoginRateLimited(
+                f"too many failed logins; retry in {retry} s", retry_after=retry
+            )
+
+        retry = self.limiter.retry_after(username, address, now)
+        if retry is not None:
+            raise rate_limited(retry)
+        user = self.store.get_user(username)
+        ok = self.hasher.verify(user.password_hash if user else None, password)
+        # Concurrent logins all pass the check above before any failure is counted: check again
+        # (a correct password raced past the limit is refused) and answer failures beyond it
+        # as rate-limited, so a burst learns no more than ``login_max_failures_per_user``.
+        retry = max(1, int(self.limiter.window - (now % self.limiter.window)))
+        if ok and self.limiter.retry_after(username, address, now) is not None:
+            raise rate_limited(retry)
+        if not ok or user is None or user.disabled:
+            reason = "disabled" if (ok and user is not None) else "bad_credentials"
+            if self.limiter.failed(username, address, now):
+                raise rate_limited(retry)
+            self.metrics.failed_logins.labels(reason).inc()
+            audit("login_failed", username=username, client_id=client_id, ip=address, reason=reason)
+            raise InvalidGrant("invalid username or password")
+        return user
 
     # ---- tokens ------------------------------------------------------------------------------
 
-    def _access_token(
+    def mint_access_token(
         self,
         *,
         sub: str,
@@ -218,7 +235,9 @@ class TokenService:
         now: float,
         aud: str | None = None,
     ) -> tuple[str, int, str]:
-        """Sign an RFC 9068 access token; returns (token, exp, jti)."""
+        """Sign an RFC 9068 access token for ``sub`` (str) and ``client`` (record or id) with
+        ``scope`` (str), ``sid`` (str or None), ``now`` (seconds since the epoch) and ``aud``
+        (default the client's audience, else the service's). Returns (token, exp, jti)."""
         client_id = client if isinstance(client, str) else client.client_id
         if aud is None:
             aud = (
@@ -243,9 +262,9 @@ class TokenService:
         token = jwtkit.encode(claims, key, headers={"typ": "at+jwt", "kid": key.kid})
         return token, exp, jti
 
-    def _token_response(
-        self, access: str, scope: str, refresh: str | None = None
-    ) -> dict[str, Any]:
+    def token_response(self, access: str, scope: str, refresh: str | None = None) -> dict[str, Any]:
+        """The RFC 6749 §5.1 token response (dict): access_token, token_type ``Bearer``,
+        expires_in (s), scope and, when given, refresh_token."""
         body: dict[str, Any] = {
             "access_token": access,
             "token_type": "Bearer",
@@ -256,193 +275,36 @@ class TokenService:
             body["refresh_token"] = refresh
         return body
 
+    def token(self, grant: str, client: ClientRecord, request: TokenRequest) -> dict[str, Any]:
+        """Run the registered handler of ``grant`` (a key of :data:`GRANTS`) for ``client``.
+
+        Raises:
+            KeyError: an unknown grant type (the route checks :data:`GRANT_TYPES` first).
+            OAuthError: whatever the grant raises (RFC 6749 §5.2).
+        """
+        return GRANTS[grant](self, client, request)
+
     def password_grant(
         self,
         client: ClientRecord,
         username: str | None,
-        password: str | None,
+        secret: str | None,
         scope: str | None,
         address: str | None,
     ) -> dict[str, Any]:
-        """Resource owner password credentials grant (RFC 6749 §4.3).
-
-        Returns the token response (dict): access_token, token_type, expires_in (s),
-        refresh_token, scope.
-
-        Raises:
-            OAuthError: ``invalid_request`` (missing parameters), ``unauthorized_client``,
-                ``invalid_grant`` (bad credentials, disabled user, session cap with ``refuse``;
-                429 with ``Retry-After`` when rate-limited), ``invalid_scope``.
-        """
-        self._check_grant(client, "password")
-        if username is None or password is None:
-            raise OAuthError("invalid_request", "username and password are required")
-        if len(username) > 255:
-            raise OAuthError("invalid_request", "username is too long")
-        now = self.clock()
-
-        def rate_limited(retry: int) -> OAuthError:
-            self.metrics.failed_logins.labels("rate_limited").inc()
-            audit("login_rate_limited", username=username, client_id=client.client_id, ip=address)
-            return OAuthError(
-                "invalid_grant",
-                f"too many failed logins; retry in {retry} s",
-                429,
-                {"Retry-After": str(retry)},
-            )
-
-        retry = self.limiter.retry_after(username, address, now)
-        if retry is not None:
-            raise rate_limited(retry)
-        user = self.store.get_user(username)
-        ok = self.hasher.verify(user.password_hash if user else None, password)
-        # Concurrent logins all pass the check above before any failure is counted: check again
-        # (a correct password raced past the limit is refused) and answer failures beyond it
-        # as rate-limited, so a burst learns no more than ``login_max_failures_per_user``.
-        retry = max(1, int(self.limiter.window - (now % self.limiter.window)))
-        if ok and self.limiter.retry_after(username, address, now) is not None:
-            raise rate_limited(retry)
-        if not ok or user is None or user.disabled:
-            reason = "disabled" if (ok and user is not None) else "bad_credentials"
-            if self.limiter.failed(username, address, now):
-                raise rate_limited(retry)
-            self.metrics.failed_logins.labels(reason).inc()
-            audit(
-                "login_failed",
-                username=username,
-                client_id=client.client_id,
-                ip=address,
-                reason=reason,
-            )
-            raise OAuthError("invalid_grant", "invalid username or password")
-        granted = self._grant_scope(scope, user.scope, client.scope)
-        self.limiter.succeeded(username, now)
-        refresh = secrets.token_urlsafe(32)
-        access_exp = int(now) + self.settings.access_token_ttl
-        try:
-            session, evicted = self.store.create_session(
-                user=user,
-                client_id=client.client_id,
-                scope=granted,
-                token_hash=hash_refresh_token(refresh),
-                now=now,
-                refresh_exp=now + self.settings.refresh_token_ttl,
-                access_exp=access_exp,
-                cap=self.settings.session_cap,
-                policy=self.settings.session_cap_policy,
-            )
-        except SessionCapError:
-            audit(
-                "login_refused",
-                username=username,
-                client_id=client.client_id,
-                ip=address,
-                reason="session_cap",
-            )
-            raise OAuthError(
-                "invalid_grant", f"session limit reached ({self.settings.session_cap})"
-            ) from None
-        if evicted:
-            self._revoked(evicted, actor="session_cap")
-        access, _, jti = self._access_token(
-            sub=user.id, client=client, scope=granted, sid=session.sid, now=now
-        )
-        self.metrics.tokens_issued.labels("password").inc()
-        audit(
-            "login_succeeded",
-            username=username,
-            sub=user.id,
-            client_id=client.client_id,
-            sid=session.sid,
-            jti=jti,
-            ip=address,
-        )
-        return self._token_response(access, granted, refresh)
+        """Password grant (RFC 6749 §4.3): :func:`.grants.password.password_grant`."""
+        return password.password_grant(self, client, username, secret, scope, address)
 
     def refresh_grant(
-        self, client: ClientRecord, refresh_token: str | None, scope: str | None
+        self, client: ClientRecord, token: str | None, scope: str | None
     ) -> dict[str, Any]:
-        """Refresh-token grant with rotation and reuse detection (RFC 6749 §6, RFC 9700
-        §4.14.2).
-
-        Returns the token response (dict) with a new access token and a new refresh token.
-
-        Raises:
-            OAuthError: ``invalid_request`` (missing token), ``unauthorized_client``,
-                ``invalid_grant`` (unknown, expired, consumed, revoked or another client's token;
-                a consumed token also revokes its whole session), ``invalid_scope``.
-        """
-        self._check_grant(client, "refresh_token")
-        if refresh_token is None:
-            raise OAuthError("invalid_request", "refresh_token is required")
-        if scope is not None:
-            # Check the scope before consuming an active token: a refused request must leave it
-            # usable (a session's scope never changes, so this cannot race the rotation). A
-            # consumed token goes on to the rotation, whose reuse detection must still fire.
-            found = self.store.get_refresh_token(hash_refresh_token(refresh_token))
-            if found is not None and found[0] == "active" and found[2] == client.client_id:
-                current = self.store.get_session(found[1])
-                if current is not None:
-                    self._grant_scope(scope, current.scope)
-        now = self.clock()
-        new_refresh = secrets.token_urlsafe(32)
-        access_exp = int(now) + self.settings.access_token_ttl
-        result = self.store.rotate_refresh_token(
-            token_hash=hash_refresh_token(refresh_token),
-            client_id=client.client_id,
-            new_hash=hash_refresh_token(new_refresh),
-            now=now,
-            refresh_exp=now + self.settings.refresh_token_ttl,
-            access_exp=access_exp,
-            grace_seconds=self.settings.refresh_grace_seconds,
-        )
-        self.metrics.refreshes.labels(result.outcome).inc()
-        if result.outcome == "reuse":
-            self.metrics.reuse.inc()
-            sid = result.revoked[0].value if result.revoked else None
-            audit("refresh_reuse", client_id=client.client_id, sid=sid)
-            self._revoked(result.revoked, actor="refresh_reuse")
-            raise OAuthError("invalid_grant", "refresh token already used; the session is revoked")
-        if result.outcome not in ("ok", "grace") or result.session is None:
-            messages = {
-                "unknown": "unknown refresh token",
-                "expired": "refresh token expired",
-                "wrong_client": "refresh token was issued to another client",
-                "session_revoked": "refresh token revoked",
-            }
-            raise OAuthError("invalid_grant", messages.get(result.outcome, "invalid refresh token"))
-        session = result.session
-        user = self.store.get_user_by_id(session.user_id)
-        if user is None or user.disabled:
-            entry = self.store.revoke_session(session.sid, "user_disabled", now)
-            self._revoked([entry] if entry else [], actor="user_disabled")
-            raise OAuthError("invalid_grant", "the user is disabled")
-        granted = session.scope if scope is None else self._grant_scope(scope, session.scope)
-        access, _, _ = self._access_token(
-            sub=user.id, client=client, scope=granted, sid=session.sid, now=now
-        )
-        self.metrics.tokens_issued.labels("refresh_token").inc()
-        return self._token_response(
-            access, session.scope if scope is None else granted, new_refresh
-        )
+        """Refresh grant (RFC 6749 §6): :func:`.grants.refresh_token.refresh_grant`."""
+        return refresh_token.refresh_grant(self, client, token, scope)
 
     def client_credentials_grant(self, client: ClientRecord, scope: str | None) -> dict[str, Any]:
-        """Client credentials grant (RFC 6749 §4.4): an access token whose ``sub`` is the
-        client id, without ``sid`` and without a refresh token.
-
-        Raises:
-            OAuthError: ``unauthorized_client`` (public client or grant not allowed),
-                ``invalid_scope``.
-        """
-        if client.public:
-            raise OAuthError("unauthorized_client", "public clients cannot use client_credentials")
-        self._check_grant(client, "client_credentials")
-        granted = self._grant_scope(scope, client.scope)
-        access, _, _ = self._access_token(
-            sub=client.client_id, client=client, scope=granted, sid=None, now=self.clock()
-        )
-        self.metrics.tokens_issued.labels("client_credentials").inc()
-        return self._token_response(access, granted)
+        """Client credentials grant (RFC 6749 §4.4); see
+        :func:`jwtkit.server.grants.client_credentials.client_credentials_grant`."""
+        return client_credentials.client_credentials_grant(self, client, scope)
 
     # ---- verification ------------------------------------------------------------------------
 
@@ -466,7 +328,8 @@ class TokenService:
 
     # ---- revocation --------------------------------------------------------------------------
 
-    def _revoked(self, entries: Iterable[RevocationEntry], *, actor: str) -> None:
+    def revoked(self, entries: Iterable[RevocationEntry], *, actor: str) -> None:
+        """Count, audit and publish revocation ``entries`` that the store has committed."""
         entries = list(entries)
         for entry in entries:
             self.metrics.revocations.labels(entry.kind).inc()
@@ -486,7 +349,7 @@ class TokenService:
         entry = self.store.revoke_session(sid, reason, self.clock())
         if entry is None:
             return False
-        self._revoked([entry], actor=actor)
+        self.revoked([entry], actor=actor)
         return True
 
     def revoke_user(self, user: UserRecord, *, reason: str, actor: str) -> int:
@@ -494,7 +357,7 @@ class TokenService:
         (tokens issued later in the same second stay valid). Returns the sessions ended (int)."""
         now = self.clock()
         entries = self.store.revoke_user(user.id, reason, now, now + self.settings.access_token_ttl)
-        self._revoked(entries, actor=actor)
+        self.revoked(entries, actor=actor)
         return sum(1 for e in entries if e.kind == "sid")
 
     def revoke(self, client: ClientRecord, token: str | None, hint: str | None) -> None:
@@ -503,20 +366,20 @@ class TokenService:
         expired tokens are not an error (§2.2).
 
         Raises:
-            OAuthError: ``invalid_request`` (no token), ``unauthorized_client`` (the token was
-                issued to another client), ``unsupported_token_type`` (unknown hint).
+            InvalidRequest: no token. UnauthorizedClient: the token was issued to another
+                client. UnsupportedTokenType: an unknown hint.
         """
         if token is None:
-            raise OAuthError("invalid_request", "token is required")
+            raise InvalidRequest("token is required")
         if hint is not None and hint not in ("access_token", "refresh_token"):
-            raise OAuthError("unsupported_token_type", f"unsupported token_type_hint {hint!r}")
-        if "." not in token:
+            raise UnsupportedTokenType(f"unsupported token_type_hint {hint!r}")
+        if token_kind(token) == "opaque":
             found = self.store.get_refresh_token(hash_refresh_token(token))
             if found is None:
                 return
             _, sid, client_id, _ = found
             if not hmac.compare_digest(client_id, client.client_id):
-                raise OAuthError("unauthorized_client", "the token was issued to another client")
+                raise UnauthorizedClient("the token was issued to another client")
             self.revoke_session(sid, reason="revoked", actor=f"client:{client.client_id}")
             return
         try:
@@ -524,9 +387,9 @@ class TokenService:
         except JWTKitError:
             return
         if claims.get("client_id") != client.client_id:
-            raise OAuthError("unauthorized_client", "the token was issued to another client")
+            raise UnauthorizedClient("the token was issued to another client")
         entry = self.store.revoke_jti(str(claims["jti"]), float(claims["exp"]), self.clock())
-        self._revoked([entry], actor=f"client:{client.client_id}")
+        self.revoked([entry], actor=f"client:{client.client_id}")
 
     def logout(self, token: str) -> bool:
         """End the session of a refresh or access token (a client-credentials access token,
@@ -537,7 +400,7 @@ class TokenService:
         Raises:
             JWTKitError: an access token that does not verify (except for revocation).
         """
-        if "." not in token:
+        if token_kind(token) == "opaque":
             found = self.store.get_refresh_token(hash_refresh_token(token))
             if found is None:
                 return False
@@ -551,7 +414,25 @@ class TokenService:
             audit("logout", sid=sid, sub=claims.get("sub"))
         else:
             entry = self.store.revoke_jti(str(claims["jti"]), float(claims["exp"]), self.clock())
-            self._revoked([entry], actor="logout")
+            self.revoked([entry], actor="logout")
+        return True
+
+    # ---- sessions ----------------------------------------------------------------------------
+
+    def sessions_of(self, sub: str) -> list[SessionRecord]:
+        """The active sessions of user ``sub`` (str), oldest first."""
+        return self.store.list_sessions(sub, self.clock())
+
+    def end_own_session(self, sub: str, sid: str) -> bool:
+        """End session ``sid`` (str) on behalf of its own user ``sub`` (str).
+
+        Returns False when ``sid`` is malformed or not one of ``sub``'s sessions."""
+        if len(sid) > 64 or any(ord(c) < 0x20 or ord(c) == 0x7F for c in sid):
+            return False  # no session has such a sid (and PostgreSQL refuses NUL)
+        session = self.store.get_session(sid)
+        if session is None or session.user_id != sub:
+            return False
+        self.revoke_session(sid, reason="user", actor=f"user:{sub}")
         return True
 
     # ---- introspection -----------------------------------------------------------------------
@@ -562,13 +443,13 @@ class TokenService:
         ``active`` plus scope, client_id, username, token_type, exp, iat, sub, aud, iss, jti, sid.
 
         Raises:
-            OAuthError: ``invalid_request`` (no token).
+            InvalidRequest: no token.
         """
         if token is None:
-            raise OAuthError("invalid_request", "token is required")
+            raise InvalidRequest("token is required")
         inactive: dict[str, Any] = {"active": False}
         now = self.clock()
-        if "." not in token:
+        if token_kind(token) == "opaque":
             found = self.store.get_refresh_token(hash_refresh_token(token))
             if found is None:
                 return inactive

@@ -1,0 +1,141 @@
+"""FastAPI dependencies shared by the route modules: the service objects, the strict form body
+(:func:`jwtkit.server.oauth.parse_form`), client credentials and the bearer access token.
+
+Routes declare what they need (``svc: TokenService = Depends(token_service)``); the objects come
+from ``app.state.services`` (a :class:`~jwtkit.server.runtime.Services`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Depends, Request
+
+from jwtkit.errors import JWTKitError
+from jwtkit.middleware._core import Principal, parse_bearer
+from jwtkit.server.errors import NO_STORE
+from jwtkit.server.oauth import (
+    ClientCredentials,
+    InvalidRequest,
+    InvalidToken,
+    client_credentials_from,
+    parse_form,
+)
+from jwtkit.server.runtime import Services
+from jwtkit.server.service import TokenService
+
+__all__ = [
+    "FORM_BODY",
+    "NO_STORE",
+    "bearer_principal",
+    "bearer_token",
+    "client_address",
+    "client_credentials",
+    "form",
+    "invalid_token",
+    "optional_form",
+    "services",
+    "token_service",
+]
+
+#: OpenAPI ``requestBody`` of the form-encoded endpoints (RFC 6749 §3.2).
+FORM_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {"type": "object", "additionalProperties": {"type": "string"}}
+            }
+        },
+    }
+}
+
+
+def services(request: Request) -> Services:
+    """The app's :class:`Services`."""
+    found: Services = request.app.state.services
+    return found
+
+
+def token_service(request: Request) -> TokenService:
+    """The app's :class:`TokenService`."""
+    return services(request).service
+
+
+async def form(request: Request) -> dict[str, str]:
+    """The request's form body, parsed strictly (dict of str -> str; empty values dropped).
+
+    Raises:
+        InvalidRequest: see :func:`jwtkit.server.oauth.parse_form`.
+    """
+    return parse_form(request.headers.get("content-type"), await request.body())
+
+
+async def optional_form(request: Request) -> dict[str, str]:
+    """As :func:`form`, but a request without ``Content-Type`` has an empty form (dict)."""
+    if not request.headers.get("content-type"):
+        return {}
+    return await form(request)
+
+
+def client_credentials(
+    request: Request, params: dict[str, str] = Depends(form)
+) -> ClientCredentials:
+    """The client credentials of a form request (Basic header or body, RFC 6749 §2.3).
+
+    Raises:
+        InvalidRequest, InvalidClient: see :func:`jwtkit.server.oauth.client_credentials_from`.
+    """
+    return client_credentials_from(request.headers.get("authorization"), params)
+
+
+def client_address(request: Request) -> str | None:
+    """The peer's IP address (str) or None (for login rate limits and audit)."""
+    return request.client.host if request.client else None
+
+
+def bearer_token(request: Request) -> str:
+    """The ``Authorization: Bearer`` credential (str, RFC 6750 §2.1).
+
+    Raises:
+        InvalidRequest: 401 with a ``Bearer realm`` challenge when there is none.
+    """
+    token = parse_bearer(request.headers.get("authorization"))
+    if not token:
+        raise InvalidRequest(
+            "a bearer access token is required (RFC 6750 §2.1)",
+            status=401,
+            headers={"WWW-Authenticate": 'Bearer realm="jwtkit"'},
+        )
+    return token
+
+
+def invalid_token(exc: JWTKitError) -> InvalidToken:
+    """The RFC 6750 §3.1 ``invalid_token`` error (401 with a challenge) for a verification
+    failure ``exc``; only its code is echoed."""
+    return InvalidToken(
+        f"the access token is not valid ({exc.code})",
+        headers={
+            "WWW-Authenticate": f'Bearer realm="jwtkit", error="invalid_token", '
+            f'error_description="{exc.code}"'
+        },
+    )
+
+
+def bearer_principal(
+    token: str = Depends(bearer_token), svc: TokenService = Depends(token_service)
+) -> Principal:
+    """The verified bearer of a user session: one of this service's access tokens, not
+    revoked, with a ``sid`` (a :class:`~jwtkit.middleware.Principal`).
+
+    Raises:
+        InvalidRequest: 401, no bearer token. InvalidToken: 401, the token does not verify, is
+            revoked or has no ``sid`` (a client_credentials token).
+    """
+    try:
+        claims = svc.verify_access_token(token)
+    except JWTKitError as exc:
+        raise invalid_token(exc) from None
+    if not isinstance(claims.get("sid"), str):
+        raise InvalidToken("this token has no user session")
+    return Principal.from_claims(claims, token)

@@ -1,0 +1,57 @@
+"""How the service's errors reach the wire: RFC 6749 §5.2 JSON with ``Cache-Control: no-store``.
+
+:class:`~jwtkit.server.oauth.OAuthError` answers with its own status and headers; FastAPI's
+validation errors become ``invalid_request``; a database that does not answer becomes 503
+``temporarily_unavailable``; anything else is logged and answered 500 ``server_error`` without
+detail.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+
+from jwtkit.server.oauth import InvalidRequest, OAuthError, ServerError, TemporarilyUnavailable
+
+__all__ = ["NO_STORE", "error_response", "install_error_handlers"]
+
+log = logging.getLogger("jwtkit.server")
+
+#: Headers of every response carrying tokens or errors (RFC 6749 §5.1).
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def error_response(exc: OAuthError) -> JSONResponse:
+    """The JSON response (RFC 6749 §5.2) of ``exc``: its status, headers and no-store."""
+    return JSONResponse(exc.body(), status_code=exc.status, headers={**exc.headers, **NO_STORE})
+
+
+async def _oauth_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, OAuthError)
+    return error_response(exc)
+
+
+async def _validation_error(_request: Request, _exc: Exception) -> Response:
+    return error_response(InvalidRequest("invalid request parameters"))
+
+
+async def _db_down(_request: Request, exc: Exception) -> Response:
+    log.error("database unavailable: %s", exc.__class__.__name__)
+    return error_response(TemporarilyUnavailable("the database is unavailable"))
+
+
+async def _unexpected(request: Request, _exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(ServerError("internal error"))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the service's exception handlers on ``app`` (see the module docstring)."""
+    app.add_exception_handler(OAuthError, _oauth_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(OperationalError, _db_down)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,43 @@
+"""Keys and metadata: the JWK Set (RFC 7517 §5) and the authorization server metadata
+(RFC 8414) at both well-known paths."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.responses import JSONResponse
+
+from jwtkit.server.deps import services
+from jwtkit.server.discovery import metadata
+from jwtkit.server.runtime import Services
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["metadata"])
+Deps = Depends(services)
+
+
+@router.get("/.well-known/jwks.json")
+def jwks(s: Services = Deps) -> Response:
+    """The public JWK Set (RFC 7517 §5): next, current and still-published retired keys,
+    with ``Cache-Control: public, max-age=<jwks_max_age>``."""
+    return JSONResponse(
+        s.keys.jwks(),
+        headers={"Cache-Control": f"public, max-age={s.settings.jwks_max_age}"},
+        media_type="application/jwk-set+json",
+    )
+
+
+def _metadata(s: Services) -> Response:
+    return JSONResponse(metadata(s.settings), headers={"Cache-Control": "public, max-age=300"})
+
+
+@router.get("/.well-known/oauth-authorization-server")
+async def oauth_metadata(s: Services = Deps) -> Response:
+    """Authorization server metadata (RFC 8414 §2, §3)."""
+    return _metadata(s)
+
+
+@router.get("/.well-known/openid-configuration")
+async def openid_configuration(s: Services = Deps) -> Response:
+    """The same metadata at the OpenID Connect discovery path (RFC 8414 §5)."""
+    return _metadata(s)

@@ -1,0 +1,37 @@
+"""Operations: liveness (``/healthz``), readiness (``/readyz``) and Prometheus ``/metrics``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.responses import JSONResponse
+
+from jwtkit.server.deps import services
+from jwtkit.server.runtime import Services
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """Liveness: 200 ``{"status": "ok"}`` while the process serves requests."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(s: Services = Depends(services)) -> Response:
+    """Readiness: 200 when the database (and Redis, when configured) answer, else 503;
+    body ``{"status", "database", "redis"}``."""
+    result = s.readiness()
+    ready = result["database"] == "ok" and result["redis"] in ("ok", "not configured")
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", **result},
+        status_code=200 if ready else 503,
+    )
+
+
+@router.get("/metrics")
+async def metrics(s: Services = Depends(services)) -> Response:
+    """Prometheus text exposition of the service's metrics."""
+    return Response(s.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,49 @@
+"""The token endpoint: ``POST /token`` (RFC 6749 §3.2), one handler per grant in
+:mod:`jwtkit.server.grants`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.responses import JSONResponse
+
+from jwtkit.server.deps import (
+    FORM_BODY,
+    NO_STORE,
+    client_address,
+    client_credentials,
+    form,
+    token_service,
+)
+from jwtkit.server.grants import GRANTS, TokenRequest
+from jwtkit.server.oauth import ClientCredentials, InvalidRequest, UnsupportedGrantType
+from jwtkit.server.service import TokenService
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["oauth"])
+
+
+@router.post("/token", openapi_extra=FORM_BODY)
+def token(
+    params: dict[str, str] = Depends(form),
+    creds: ClientCredentials = Depends(client_credentials),
+    address: str | None = Depends(client_address),
+    svc: TokenService = Depends(token_service),
+) -> Response:
+    """Token endpoint (RFC 6749 §3.2, form-encoded). ``grant_type`` is ``password``
+    (username, password, scope), ``refresh_token`` (refresh_token, scope) or
+    ``client_credentials`` (scope). Client authentication: ``client_secret_basic``,
+    ``client_secret_post``, or ``client_id`` alone for public clients.
+
+    Returns 200 ``{access_token, token_type: "Bearer", expires_in, refresh_token?, scope}``
+    with ``Cache-Control: no-store``; errors are RFC 6749 §5.2 JSON (400, 401
+    ``invalid_client``, 429 when failed logins are rate-limited).
+    """
+    grant = params.get("grant_type")
+    if grant is None:
+        raise InvalidRequest("grant_type is required")
+    if grant not in GRANTS:
+        raise UnsupportedGrantType(f"grant_type {grant!r} is not supported")
+    client = svc.authenticate_client(creds)
+    body = svc.token(grant, client, TokenRequest(params, address))
+    return JSONResponse(body, headers=NO_STORE)
