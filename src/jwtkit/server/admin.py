@@ -211,7 +211,7 @@ class AdminService:
 
     def _ended(self, entries: list[RevocationEntry]) -> int:
         """Publish ``entries`` (metrics, audit, Redis) and count the sessions they end."""
-        self.tokens._revoked(entries, actor=self.actor)
+        self.tokens.revoked(entries, actor=self.actor)
         return sum(1 for e in entries if e.kind == "sid")
 
     def disable_user(self, username: str) -> int:
