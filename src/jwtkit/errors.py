@@ -29,6 +29,7 @@ __all__ = [
     "MalformedError",
     "MissingClaimError",
     "NotYetValidError",
+    "RevocationUnavailableError",
     "RevokedError",
     "TokenTooLargeError",
     "UnsupportedAlgorithmError",
@@ -186,6 +187,13 @@ class RevokedError(JWTKitError):
     """The token, its session or its subject's tokens have been revoked (RFC 7009)."""
 
     code = "revoked"
+
+
+class RevocationUnavailableError(JWTKitError):
+    """The verifier's revocation source has been down longer than its policy allows, and the
+    policy is to refuse (fail closed) rather than serve possibly revoked tokens."""
+
+    code = "revocation_unavailable"
 
 
 class JWKSFetchError(JWTKitError):

@@ -18,6 +18,12 @@ configured, mirrors them to Redis for verifiers:
 
 ``prefix`` defaults to :data:`DEFAULT_PREFIX`. Verifiers load the sets on start, apply events as
 they arrive, and reload periodically; see :class:`Denylist`.
+
+Every revocation is written to the service's outbox in the transaction that caused it and gets a
+sequence number ``seq`` (int, gapless, in commit order). The same events, in the same order, reach
+verifiers through the service's HTTP revocation feed (:func:`parse_feed_page`,
+:func:`parse_snapshot_page`) and, when configured, through Redis (the event carries ``seq``; the
+last relayed one is kept in ``{prefix}:seq``).
 """
 
 from __future__ import annotations
@@ -27,16 +33,21 @@ import math
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, Literal, TypeGuard
 
-from jwtkit.errors import MalformedError, RevokedError
+from jwtkit.errors import MalformedError, RevocationUnavailableError, RevokedError
 
 __all__ = [
     "DEFAULT_PREFIX",
     "Denylist",
     "EventKind",
+    "FeedPage",
+    "SnapshotPage",
     "make_event",
     "parse_event",
+    "parse_feed_page",
+    "parse_snapshot_page",
     "redis_keys",
 ]
 
@@ -50,7 +61,8 @@ def redis_keys(prefix: str = DEFAULT_PREFIX) -> dict[str, str]:
     """Return the Redis key names used for revocations under ``prefix``.
 
     Returns:
-        dict with keys ``jti``, ``sid``, ``sub``, ``sub_until`` and ``channel`` (all str).
+        dict with keys ``jti``, ``sid``, ``sub``, ``sub_until``, ``channel`` and ``seq`` (the
+        sequence number of the last event relayed to Redis) (all str).
     """
     return {
         "jti": f"{prefix}:jti",
@@ -58,10 +70,17 @@ def redis_keys(prefix: str = DEFAULT_PREFIX) -> dict[str, str]:
         "sub": f"{prefix}:sub",
         "sub_until": f"{prefix}:sub_until",
         "channel": f"{prefix}:events",
+        "seq": f"{prefix}:seq",
     }
 
 
-def make_event(kind: EventKind, value: str, until: float, cutoff: float | None = None) -> str:
+def make_event(
+    kind: EventKind,
+    value: str,
+    until: float,
+    cutoff: float | None = None,
+    seq: int | None = None,
+) -> str:
     """Serialize one revocation event for the pub/sub channel.
 
     Args:
@@ -71,6 +90,7 @@ def make_event(kind: EventKind, value: str, until: float, cutoff: float | None =
             a matching token can carry).
         cutoff: for ``"sub"`` only: tokens with ``iat`` strictly less than this (seconds since the
             epoch) are void.
+        seq: the event's sequence number in the service's outbox (int >= 1), or None.
 
     Returns:
         The event as a compact JSON text (str).
@@ -85,41 +105,133 @@ def make_event(kind: EventKind, value: str, until: float, cutoff: float | None =
         if cutoff is None:
             raise MalformedError("a 'sub' revocation needs a cutoff")
         event["cutoff"] = float(cutoff)
+    if seq is not None:
+        event["seq"] = int(seq)
     return json.dumps(event, separators=(",", ":"))
+
+
+def _finite(value: Any) -> TypeGuard[float]:
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+
+
+def _seq(value: Any) -> TypeGuard[int]:
+    return not isinstance(value, bool) and isinstance(value, int) and value >= 0
+
+
+def _event_from(event: Any, *, need_seq: bool = False) -> dict[str, Any]:
+    if not isinstance(event, dict):
+        raise MalformedError("revocation event is not a JSON object")
+    kind, value, until = event.get("kind"), event.get("value"), event.get("until")
+    if kind not in _KINDS or not isinstance(value, str) or not value:
+        raise MalformedError("revocation event has no valid kind/value")
+    if not _finite(until):
+        raise MalformedError("revocation event has no valid 'until'")
+    out: dict[str, Any] = {"kind": kind, "value": value, "until": float(until)}
+    if kind == "sub":
+        cutoff = event.get("cutoff")
+        if not _finite(cutoff):
+            raise MalformedError("'sub' revocation event has no valid 'cutoff'")
+        out["cutoff"] = float(cutoff)
+    seq = event.get("seq")
+    if seq is not None or need_seq:
+        if not _seq(seq) or seq < 1:
+            raise MalformedError("revocation event has no valid 'seq'")
+        out["seq"] = seq
+    return out
+
+
+def _json(data: str | bytes, what: str) -> Any:
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise MalformedError(f"{what} is not JSON") from exc
 
 
 def parse_event(data: str | bytes) -> dict[str, Any]:
     """Parse and validate an event made by :func:`make_event`.
 
     Returns:
-        dict with ``kind`` (str), ``value`` (str), ``until`` (float) and, for ``"sub"``,
-        ``cutoff`` (float).
+        dict with ``kind`` (str), ``value`` (str), ``until`` (float), for ``"sub"`` ``cutoff``
+        (float), and ``seq`` (int) when the event carries one.
 
     Raises:
         MalformedError: not JSON, or not an event of the documented shape.
     """
-    try:
-        event = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedError("revocation event is not JSON") from exc
-    if not isinstance(event, dict):
-        raise MalformedError("revocation event is not a JSON object")
-    kind, value, until = event.get("kind"), event.get("value"), event.get("until")
-    if kind not in _KINDS or not isinstance(value, str) or not value:
-        raise MalformedError("revocation event has no valid kind/value")
-    if isinstance(until, bool) or not isinstance(until, int | float) or not math.isfinite(until):
-        raise MalformedError("revocation event has no valid 'until'")
-    out: dict[str, Any] = {"kind": kind, "value": value, "until": float(until)}
-    if kind == "sub":
-        cutoff = event.get("cutoff")
-        if (
-            isinstance(cutoff, bool)
-            or not isinstance(cutoff, int | float)
-            or not math.isfinite(cutoff)
-        ):
-            raise MalformedError("'sub' revocation event has no valid 'cutoff'")
-        out["cutoff"] = float(cutoff)
-    return out
+    return _event_from(_json(data, "revocation event"))
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    """One page of the service's revocation feed (``GET /revocations/events?since=SEQ``).
+
+    Attributes:
+        events: the events with ``seq`` > ``since``, in order (dicts as :func:`parse_event`).
+        next: the ``since`` to ask for next (int): the last event's ``seq``, or ``since``.
+        latest: the highest committed ``seq`` when the page was read (int).
+        more: True when more events follow right away (ask again without waiting).
+    """
+
+    events: tuple[dict[str, Any], ...]
+    next: int
+    latest: int
+    more: bool
+
+
+@dataclass(frozen=True)
+class SnapshotPage:
+    """One page of the live set (``GET /revocations/snapshot``).
+
+    Attributes:
+        seq: every event with a ``seq`` up to this is reflected in the snapshot (int).
+        entries: live revocations (dicts as :func:`parse_event`, without ``seq``).
+        cursor: pass it as ``after`` for the next page; None on the last page.
+    """
+
+    seq: int
+    entries: tuple[dict[str, Any], ...]
+    cursor: str | None
+
+
+def parse_feed_page(data: str | bytes, since: int) -> FeedPage:
+    """Parse and validate a feed page asked for with ``since`` (JSON, see :class:`FeedPage`).
+
+    Returns:
+        :class:`FeedPage`.
+
+    Raises:
+        MalformedError: not JSON, not the documented shape, or events not strictly increasing
+            after ``since``.
+    """
+    body = _json(data, "revocation feed page")
+    if not isinstance(body, dict) or not isinstance(body.get("events"), list):
+        raise MalformedError("revocation feed page has no 'events' list")
+    latest, nxt, more = body.get("latest"), body.get("next"), body.get("more")
+    if not _seq(latest) or not _seq(nxt) or not isinstance(more, bool):
+        raise MalformedError("revocation feed page has no valid latest/next/more")
+    events = tuple(_event_from(e, need_seq=True) for e in body["events"])
+    last = since
+    for event in events:
+        if event["seq"] <= last:
+            raise MalformedError("revocation feed events are not in increasing order")
+        last = event["seq"]
+    if events and nxt != last:
+        raise MalformedError("revocation feed page 'next' is not its last event")
+    return FeedPage(events, nxt, latest, more)
+
+
+def parse_snapshot_page(data: str | bytes) -> SnapshotPage:
+    """Parse and validate a snapshot page (JSON, see :class:`SnapshotPage`).
+
+    Raises:
+        MalformedError: not JSON, or not the documented shape.
+    """
+    body = _json(data, "revocation snapshot page")
+    if not isinstance(body, dict) or not isinstance(body.get("entries"), list):
+        raise MalformedError("revocation snapshot page has no 'entries' list")
+    seq, cursor = body.get("seq"), body.get("cursor")
+    if not _seq(seq) or not (cursor is None or isinstance(cursor, str)):
+        raise MalformedError("revocation snapshot page has no valid seq/cursor")
+    return SnapshotPage(seq, tuple(_event_from(e) for e in body["entries"]), cursor)
 
 
 class Denylist:
@@ -127,6 +239,11 @@ class Denylist:
 
     Lookups are O(1) dict reads, with no network call per request. Entries are forgotten after
     their ``until`` time (:meth:`prune`).
+
+    Revocation listeners register themselves as sources (:meth:`attach_source`), so a verifier
+    can tell that nothing fills its denylist. A listener whose policy is to fail closed sets a
+    deadline (:meth:`set_deadline`); once every such source is past its deadline, :meth:`check`
+    raises :class:`~jwtkit.errors.RevocationUnavailableError` until one of them recovers.
     """
 
     def __init__(self) -> None:
@@ -134,9 +251,41 @@ class Denylist:
         self._sid: dict[str, float] = {}
         self._sub: dict[str, tuple[float, float]] = {}  # sub -> (cutoff, until)
         self._lock = threading.Lock()
+        self._sources: list[str] = []
+        self._deadlines: dict[str, float] = {}
+        self._refuse_at = math.inf  # time.monotonic() after which check() fails closed
 
     def __len__(self) -> int:
         return len(self._jti) + len(self._sid) + len(self._sub)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """Names of the listeners that fill this denylist (tuple of str; empty: none)."""
+        return tuple(self._sources)
+
+    def attach_source(self, name: str) -> None:
+        """Record that a listener called ``name`` (str) fills this denylist."""
+        with self._lock:
+            if name not in self._sources:
+                self._sources.append(name)
+
+    def set_deadline(self, source: str, deadline: float | None) -> None:
+        """Set when ``source`` stops vouching for this denylist (a :func:`time.monotonic` value;
+        ``math.inf`` while it is healthy; None: the source does not fail closed).
+
+        :meth:`check` refuses every token once all sources with a deadline are past it.
+        """
+        with self._lock:
+            if deadline is None:
+                self._deadlines.pop(source, None)
+            else:
+                self._deadlines[source] = deadline
+            self._refuse_at = max(self._deadlines.values(), default=math.inf)
+
+    @property
+    def available(self) -> bool:
+        """False when every fail-closed source is past its deadline (then :meth:`check` raises)."""
+        return time.monotonic() < self._refuse_at
 
     def add_jti(self, jti: str, until: float) -> None:
         """Revoke one access token by ``jti`` until ``until`` (seconds since the epoch)."""
@@ -210,7 +359,11 @@ class Denylist:
         return None
 
     def check(self, claims: Mapping[str, Any]) -> None:
-        """Raise :class:`~jwtkit.errors.RevokedError` if these verified claims are revoked."""
+        """Raise :class:`~jwtkit.errors.RevokedError` if these verified claims are revoked, or
+        :class:`~jwtkit.errors.RevocationUnavailableError` when the denylist cannot vouch for
+        them (its fail-closed sources are down longer than they allow)."""
+        if self._refuse_at != math.inf and not self.available:
+            raise RevocationUnavailableError("the revocation source is unavailable")
         grain = self.is_revoked(claims)
         if grain is not None:
             raise RevokedError(f"token revoked ({grain})")

@@ -5,6 +5,7 @@ RFC 6750 (bearer tokens), RFC 9068 (JWT profile for OAuth 2.0 access tokens).
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -13,7 +14,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from jwtkit._scope import is_scope_token, split_scope
-from jwtkit.errors import InvalidClaimError, JWKSFetchError, JWTKitError, RevokedError
+from jwtkit.errors import (
+    InvalidClaimError,
+    JWKSFetchError,
+    JWTKitError,
+    RevocationUnavailableError,
+    RevokedError,
+)
 
 if TYPE_CHECKING:
     from jwtkit.jwt import Verifier
@@ -30,6 +37,8 @@ __all__ = [
     "parse_bearer",
     "parse_scopes",
 ]
+
+logger = logging.getLogger("jwtkit.middleware")
 
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
@@ -282,7 +291,9 @@ class BearerGuard:
     Args:
         verifier: a :class:`jwtkit.Verifier` (see :func:`access_token_verifier`).
         denylist: a :class:`jwtkit.revocation.Denylist` kept in sync by a revocation listener
-            (None: rely on the access tokens' short lifetime).
+            (None: rely on the access tokens' short lifetime). Without one, or when no listener
+            fills it, the guard logs a warning once, at its first request. A denylist whose
+            fail-closed listener is down too long makes requests fail with 503.
         realm: the ``realm`` sent in ``WWW-Authenticate`` challenges (str).
         cache_size: how many verified tokens to remember (0 disables; default 1024). A client
             sends the same access token many times; a hit skips the signature check but still
@@ -338,6 +349,7 @@ class BearerGuard:
         self._cache: dict[str, tuple[dict[str, Any], float, object]] = {}
         self._cache_lock = threading.Lock()
         self.clock = clock
+        self._source_checked = False
 
     # -- verified-token cache -------------------------------------------------------------
 
@@ -399,6 +411,10 @@ class BearerGuard:
             return AuthError(
                 503, None, "the issuer's keys are unavailable", realm=self.realm, code=exc.code
             )
+        if isinstance(exc, RevocationUnavailableError):
+            return AuthError(
+                503, None, "revocation status is unavailable", realm=self.realm, code=exc.code
+            )
         return AuthError(
             401,
             "invalid_token",
@@ -417,15 +433,29 @@ class BearerGuard:
                     realm=self.realm,
                     code="invalid_claim",
                 )
+        if not self._source_checked:
+            self._warn_without_source()
         if self.denylist is not None:
             try:
                 self.denylist.check(claims)
-            except RevokedError as exc:
+            except (RevokedError, RevocationUnavailableError) as exc:
                 raise self._error(exc) from None
         try:
             return Principal.from_claims(claims, token)
         except JWTKitError as exc:  # a malformed scope claim
             raise self._error(exc) from None
+
+    def _warn_without_source(self) -> None:
+        """Log once when nothing tells this guard about revocations (no denylist, or a
+        denylist no listener fills): revoked tokens then stay valid here until their ``exp``."""
+        self._source_checked = True
+        if self.denylist is None or not self.denylist.sources:
+            logger.warning(
+                "jwtkit: this verifier has no revocation source (%s): revoked access tokens "
+                "are accepted until they expire; run a revocation listener "
+                "(jwtkit.middleware.listener) on its denylist",
+                "no denylist" if self.denylist is None else "no listener fills its denylist",
+            )
 
     def authenticate(self, authorization: str | None, *, now: float | None = None) -> Principal:
         """Verify the request's bearer token; returns a :class:`Principal`.

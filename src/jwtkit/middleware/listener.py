@@ -1,22 +1,36 @@
-"""Keep a verifier's in-memory :class:`~jwtkit.revocation.Denylist` in sync with Redis.
+"""Keep a verifier's in-memory :class:`~jwtkit.revocation.Denylist` in sync with the token service.
 
-The token service mirrors revocations to Redis (key names and event format in
-:mod:`jwtkit.revocation`): sorted sets ``{prefix}:jti`` and ``{prefix}:sid`` (score =
-keep-until), hash ``{prefix}:sub`` (cut-off) with ``{prefix}:sub_until`` (keep-until), and the
-pub/sub channel ``{prefix}:events``. A listener:
+Two sources carry the same events, in the same order (the service's outbox, see
+:mod:`jwtkit.revocation`):
 
-1. SUBSCRIBEs to the channel first, then loads the sets (so no event falls between the two);
-2. applies each event to the denylist as it arrives (typically well under 10 ms after the
-   service publishes it), so requests are checked with no network call;
-3. reloads the sets every ``resync_interval`` seconds (catching anything missed while
-   disconnected) and prunes entries whose keep-until has passed;
-4. reconnects after a Redis failure, reloading on reconnect. While Redis is down the denylist
-   keeps what it knew; new revocations then wait for the reconnect, and tokens still expire on
-   their own (short access-token lifetime).
+* **the HTTP revocation feed** (default; no Redis needed): :class:`FeedRevocationListener`
+  (thread) and :class:`AsyncFeedRevocationListener` (asyncio) find the feed in the issuer's
+  metadata (RFC 8414: ``revocation_events_endpoint``, ``revocation_snapshot_endpoint``),
+  authenticate as a confidential client (``client_secret_basic``, RFC 6749 §2.3.1), load the live
+  set (bounded snapshot pages), then long-poll ``?since=SEQ`` for new events. After a
+  disconnection they resume from their last sequence number; when too far behind (or when the
+  service's sequence went backwards) they reload the live set.
+* **Redis** (fan-out for large deployments): :class:`RevocationListener` (thread) and
+  :class:`AsyncRevocationListener` (asyncio, ``redis.asyncio``) read the sets and the pub/sub
+  channel the service relays to:
+
+  1. SUBSCRIBE to the channel first, then load the sets (so no event falls between the two);
+  2. apply each event as it arrives (typically well under 10 ms after the service relays it);
+     an event whose ``seq`` was already applied is skipped, and a gap in ``seq`` (missed while
+     the subscription was down) triggers a reload;
+  3. reload the sets every ``resync_interval`` seconds and prune entries whose keep-until has
+     passed;
+  4. reconnect after a Redis failure, reloading on reconnect.
+
+Every listener keeps what it knows while its source is down, reports its state
+(:meth:`state`: last sequence number, lag, connected or not, how long it has been down), and
+follows a policy for "the source is down longer than ``max_outage`` seconds": ``on_outage="serve"``
+(default) keeps serving with what it has, logs a warning and counts the outage in its state;
+``on_outage="refuse"`` makes :meth:`Denylist.check` fail closed (the middleware answers 503) until
+the source is back.
 
 Loads merge into the denylist (revocations are never undone), so a load racing with an event
-cannot lose it. :class:`RevocationListener` runs in a daemon thread (WSGI, or any sync app);
-:class:`AsyncRevocationListener` runs as an asyncio task with ``redis.asyncio`` (ASGI).
+cannot lose it.
 """
 
 from __future__ import annotations
@@ -27,21 +41,42 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal, Self
+from urllib.parse import quote
 
+import httpx
 import redis
 import redis.asyncio
 
 from jwtkit.errors import MalformedError
-from jwtkit.revocation import DEFAULT_PREFIX, Denylist, parse_event, redis_keys
+from jwtkit.revocation import (
+    DEFAULT_PREFIX,
+    Denylist,
+    parse_event,
+    parse_feed_page,
+    parse_snapshot_page,
+    redis_keys,
+)
 
-__all__ = ["AsyncRevocationListener", "RevocationListener"]
+__all__ = [
+    "AsyncFeedRevocationListener",
+    "AsyncRevocationListener",
+    "FeedRevocationListener",
+    "OutagePolicy",
+    "RevocationListener",
+]
 
 logger = logging.getLogger("jwtkit.revocation")
 
 _INF = float("inf")
+
+OutagePolicy = Literal["serve", "refuse"]
+
+#: Metadata names (RFC 8414 §2 extension) under which the token service advertises its feed.
+EVENTS_METADATA = "revocation_events_endpoint"
+SNAPSHOT_METADATA = "revocation_snapshot_endpoint"
 
 
 def _s(value: Any) -> str:
@@ -77,61 +112,247 @@ def _merge_snapshot(
     return count
 
 
-def _handle_message(denylist: Denylist, message: Mapping[str, Any] | None) -> bool:
-    if not message or message.get("type") != "message":
-        return False
+def _seq_value(raw: Any) -> int:
     try:
-        event = parse_event(message["data"])
-    except (MalformedError, RecursionError) as exc:  # deep JSON nesting raises RecursionError
-        logger.warning("jwtkit: ignoring a malformed revocation event: %s", exc)
-        return False
-    if not all(math.isfinite(event[k]) for k in ("until", "cutoff") if k in event):
-        # NaN would win max() in the denylist and get the entry pruned (undoing a revocation)
-        logger.warning("jwtkit: ignoring a revocation event with a non-finite time")
-        return False
-    denylist.apply(event)
-    return True
+        value = int(_s(raw)) if raw is not None else 0
+    except ValueError:
+        return 0
+    return max(value, 0)
 
 
 class _Base:
+    """State, sequence bookkeeping and the outage policy shared by every listener."""
+
+    kind = "source"
+
     def __init__(
         self,
         denylist: Denylist | None,
         *,
-        url: str,
-        prefix: str,
+        name: str,
         resync_interval: float,
-        poll_timeout: float,
         reconnect_delay: float,
         clock: Callable[[], float],
+        max_outage: float,
+        on_outage: OutagePolicy,
     ) -> None:
+        if on_outage not in ("serve", "refuse"):
+            raise ValueError("on_outage must be 'serve' or 'refuse'")
         self.denylist = denylist if denylist is not None else Denylist()
-        self.url = url
-        self.prefix = prefix
-        self.keys = redis_keys(prefix)
+        self.name = name
         self.resync_interval = float(resync_interval)
-        self.poll_timeout = float(poll_timeout)
         self.reconnect_delay = float(reconnect_delay)
         self.clock = clock
+        self.max_outage = float(max_outage)
+        self.on_outage: OutagePolicy = on_outage
         self.events_applied = 0
+        self.duplicates = 0
         self.loads = 0
+        self.outages = 0
         self.connected = False
+        self.last_seq: int | None = None
+        self.latest_seq: int | None = None
+        self._down_since: float | None = time.monotonic()
+        self._outage_warned = False
+        self.denylist.attach_source(name)
+        if on_outage == "refuse":
+            self.denylist.set_deadline(name, self._down_since + self.max_outage)
+
+    def _init_runner(self, transport: Any = None) -> None:
+        """Set up what runs the listener (a thread or a task); see the runner classes."""
+
+    # -- state ------------------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        """The listener's state (dict): ``source`` (str), ``connected`` (bool), ``last_seq``
+        (int or None: the last event applied), ``latest_seq`` (int or None: the newest the
+        source reported), ``lag`` (events behind, int or None), ``down_seconds`` (float, 0 while
+        connected), ``outages`` (int: times the source was lost), ``events_applied`` (int),
+        ``duplicates`` (int: events skipped as already applied), ``loads`` (int: full loads),
+        ``on_outage`` (str) and ``refusing`` (bool: the denylist fails closed right now)."""
+        down = 0.0 if self._down_since is None else time.monotonic() - self._down_since
+        lag = None
+        if self.latest_seq is not None:
+            lag = max(self.latest_seq - (self.last_seq or 0), 0)
+        return {
+            "source": self.kind,
+            "connected": self.connected,
+            "last_seq": self.last_seq,
+            "latest_seq": self.latest_seq,
+            "lag": lag,
+            "down_seconds": round(down, 3),
+            "outages": self.outages,
+            "events_applied": self.events_applied,
+            "duplicates": self.duplicates,
+            "loads": self.loads,
+            "on_outage": self.on_outage,
+            "refusing": not self.denylist.available,
+        }
+
+    def _mark_up(self) -> None:
+        if self._down_since is not None:
+            if self._outage_warned:
+                logger.warning(
+                    "jwtkit: revocation %s is back after %.1f s",
+                    self.kind,
+                    time.monotonic() - self._down_since,
+                )
+            self._down_since = None
+            self._outage_warned = False
+            if self.on_outage == "refuse":
+                self.denylist.set_deadline(self.name, _INF)
+        self.connected = True
+
+    def _mark_down(self, reason: object) -> None:
+        was_connected = self.connected
+        self.connected = False
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+            self.outages += 1
+            if self.on_outage == "refuse":
+                self.denylist.set_deadline(self.name, self._down_since + self.max_outage)
+        if was_connected:
+            logger.warning(
+                "jwtkit: revocation listener lost its %s (%s); retrying", self.kind, reason
+            )
+        self._check_outage()
+
+    def _check_outage(self) -> None:
+        """Warn once per outage when the source has been down longer than ``max_outage``."""
+        if self._down_since is None or self._outage_warned:
+            return
+        if time.monotonic() - self._down_since >= self.max_outage:
+            self._outage_warned = True
+            logger.warning(
+                "jwtkit: revocation %s down for more than %.0f s: %s",
+                self.kind,
+                self.max_outage,
+                "refusing every token (fail closed)"
+                if self.on_outage == "refuse"
+                else "still serving with the revocations known so far",
+            )
+
+    def _apply(self, event: Mapping[str, Any]) -> bool:
+        """Apply one parsed event unless its ``seq`` was applied already; returns True if
+        applied."""
+        seq = event.get("seq")
+        if seq is not None and self.last_seq is not None and seq <= self.last_seq:
+            self.duplicates += 1
+            return False
+        self.denylist.apply(event)
+        self.events_applied += 1
+        if seq is not None:
+            self.last_seq = seq
+            self.latest_seq = max(self.latest_seq or 0, seq)
+        return True
+
+    def _stop_vouching(self) -> None:
+        """Called when the listener stops: it no longer keeps the denylist current (a
+        fail-closed one stops vouching at once)."""
+        self.connected = False
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+        if self.on_outage == "refuse":
+            self.denylist.set_deadline(self.name, time.monotonic())
 
 
-class RevocationListener(_Base):
-    """Thread that keeps a :class:`Denylist` in sync with the token service's Redis.
+class _ThreadRunner(_Base):
+    """Runs a listener's ``_run`` loop in a daemon thread (WSGI, or any sync program)."""
 
-    Args:
-        denylist: the denylist to fill (None: a new one, in ``.denylist``).
-        url: Redis URL (str), e.g. ``"redis://127.0.0.1:6379/0"``.
-        prefix: revocation key prefix (default :data:`jwtkit.revocation.DEFAULT_PREFIX`).
-        resync_interval: seconds between full reloads and prunes (default 30).
-        poll_timeout: seconds the thread waits for a message before checking for stop/resync.
-        reconnect_delay: seconds to wait before reconnecting after a Redis error.
-        clock: wall clock in seconds since the epoch (for pruning; default :func:`time.time`).
+    def _init_runner(self, transport: Any = None) -> None:
+        self.ready = threading.Event()  # set after the first successful load
+        self._attempted = threading.Event()  # set after the first connection attempt
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
-    Use as a context manager, or call :meth:`start` and :meth:`stop`.
-    """
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def _interrupt(self) -> None:
+        """Break a blocking call in flight (called by :meth:`stop`)."""
+
+    def start(self, wait: float | None = 5.0) -> Self:
+        """Start the thread; wait up to ``wait`` seconds for the first attempt (None: don't
+        wait). Returns self. Never raises for the source being down: the thread keeps retrying
+        and ``ready`` is set after the first successful load."""
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+            self._thread.start()
+        if wait:
+            self._attempted.wait(wait)
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the thread and wait up to ``timeout`` seconds for it."""
+        self._stop.set()
+        self._interrupt()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self._stop_vouching()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class _AsyncRunner(_Base):
+    """Runs a listener's ``_run`` coroutine as an asyncio task (ASGI lifespan)."""
+
+    def _init_runner(self, transport: Any = None) -> None:
+        self.ready = asyncio.Event()
+        self._attempted = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        raise NotImplementedError
+
+    async def start(self, wait: float | None = 5.0) -> Self:
+        """Start the task; wait up to ``wait`` seconds for the first attempt. Returns self;
+        never raises for the source being down (``ready`` tells whether it loaded)."""
+        if self._task is None:
+            self.ready = asyncio.Event()
+            self._attempted = asyncio.Event()
+            self._task = asyncio.create_task(self._run(), name=self.name)
+        if wait:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._attempted.wait(), wait)
+        return self
+
+    async def stop(self) -> None:
+        """Cancel the task and wait for it to finish."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._stop_vouching()
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+
+# -- Redis -----------------------------------------------------------------------------------
+
+
+class _RedisBase(_Base):
+    kind = "redis"
 
     def __init__(
         self,
@@ -143,20 +364,74 @@ class RevocationListener(_Base):
         poll_timeout: float = 0.25,
         reconnect_delay: float = 1.0,
         clock: Callable[[], float] = time.time,
+        max_outage: float = 60.0,
+        on_outage: OutagePolicy = "serve",
     ) -> None:
         super().__init__(
             denylist,
-            url=url,
-            prefix=prefix,
+            name=f"redis:{prefix}",
             resync_interval=resync_interval,
-            poll_timeout=poll_timeout,
             reconnect_delay=reconnect_delay,
             clock=clock,
+            max_outage=max_outage,
+            on_outage=on_outage,
         )
-        self.ready = threading.Event()
-        self._attempted = threading.Event()  # set after the first connection attempt
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.url = url
+        self.prefix = prefix
+        self.keys = redis_keys(prefix)
+        self.poll_timeout = float(poll_timeout)
+        self._init_runner()
+
+    def _queue_load(self, pipe: Any, now: float) -> None:
+        pipe.zrangebyscore(self.keys["jti"], f"({now}", "+inf", withscores=True)
+        pipe.zrangebyscore(self.keys["sid"], f"({now}", "+inf", withscores=True)
+        pipe.hgetall(self.keys["sub"])
+        pipe.zrange(self.keys["sub_until"], 0, -1, withscores=True)
+        pipe.get(self.keys["seq"])
+
+    def _loaded(self, results: list[Any], now: float) -> int:
+        jti, sid, sub, sub_until, seq = results
+        count = _merge_snapshot(self.denylist, jti, sid, sub, sub_until)
+        self.denylist.prune(now)
+        self.loads += 1
+        # The sets reflect every event up to the relayed seq; a lower value than ours means
+        # Redis was emptied (or the service restarted its sequence): trust it, applying is
+        # idempotent.
+        self.last_seq = _seq_value(seq) or None
+        self.latest_seq = self.last_seq
+        return count
+
+    def _message(self, message: Mapping[str, Any] | None) -> bool:
+        """Handle one pub/sub message; returns True when a reload is needed (a gap)."""
+        if not message or message.get("type") != "message":
+            return False
+        try:
+            event = parse_event(message["data"])
+        except MalformedError as exc:
+            logger.warning("jwtkit: ignoring a malformed revocation event: %s", exc)
+            return False
+        seq = event.get("seq")
+        gap = seq is not None and self.last_seq is not None and seq > self.last_seq + 1
+        self._apply(event)
+        return gap
+
+
+class RevocationListener(_RedisBase, _ThreadRunner):
+    """Thread that keeps a :class:`Denylist` in sync with the token service's Redis.
+
+    Args:
+        denylist: the denylist to fill (None: a new one, in ``.denylist``).
+        url: Redis URL (str), e.g. ``"redis://127.0.0.1:6379/0"``.
+        prefix: revocation key prefix (default :data:`jwtkit.revocation.DEFAULT_PREFIX`).
+        resync_interval: seconds between full reloads and prunes (default 30).
+        poll_timeout: seconds the thread waits for a message before checking for stop/resync.
+        reconnect_delay: seconds to wait before reconnecting after a Redis error.
+        clock: wall clock in seconds since the epoch (for pruning; default :func:`time.time`).
+        max_outage: seconds Redis may be down before ``on_outage`` applies (default 60).
+        on_outage: ``"serve"`` (default: keep serving, warn) or ``"refuse"`` (fail closed).
+
+    Use as a context manager, or call :meth:`start` and :meth:`stop`.
+    """
 
     def load(self, client: redis.Redis[Any]) -> int:
         """Merge the Redis sets into the denylist and prune; returns the entries loaded (int).
@@ -166,50 +441,8 @@ class RevocationListener(_Base):
         """
         now = self.clock()
         pipe = client.pipeline(transaction=False)
-        pipe.zrangebyscore(self.keys["jti"], f"({now}", "+inf", withscores=True)
-        pipe.zrangebyscore(self.keys["sid"], f"({now}", "+inf", withscores=True)
-        pipe.hgetall(self.keys["sub"])
-        pipe.zrange(self.keys["sub_until"], 0, -1, withscores=True)
-        jti, sid, sub, sub_until = pipe.execute()
-        count = _merge_snapshot(self.denylist, jti, sid, sub, sub_until)
-        self.denylist.prune(now)
-        self.loads += 1
-        return count
-
-    def start(self, wait: float | None = 5.0) -> RevocationListener:
-        """Start the thread; wait up to ``wait`` seconds for the first load (None: don't wait).
-
-        Returns self. Does not raise when Redis is down: it returns after the first failed
-        attempt, the thread keeps retrying, and ``ready`` is set after the first successful load.
-        """
-        if self._thread is not None:
-            return self
-        self._stop.clear()
-        self._thread = threading.Thread(
-            target=self._run, name=f"jwtkit-revocations:{self.prefix}", daemon=True
-        )
-        self._thread.start()
-        if wait:
-            self._attempted.wait(wait)
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop the thread and wait up to ``timeout`` seconds for it."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def __enter__(self) -> RevocationListener:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        self._queue_load(pipe, now)
+        return self._loaded(pipe.execute(), now)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -218,23 +451,21 @@ class RevocationListener(_Base):
             try:
                 pubsub.subscribe(self.keys["channel"])
                 self.load(client)
-                self.connected = True
+                self._mark_up()
                 self.ready.set()
                 self._attempted.set()
                 next_sync = time.monotonic() + self.resync_interval
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=self.poll_timeout)
-                    if _handle_message(self.denylist, message):
-                        self.events_applied += 1
-                    if time.monotonic() >= next_sync:
+                    if self._message(message) or time.monotonic() >= next_sync:
                         self.load(client)
                         next_sync = time.monotonic() + self.resync_interval
             except (redis.RedisError, OSError) as exc:
-                self.connected = False
+                self._mark_down(exc)
                 self._attempted.set()
-                logger.warning("jwtkit: revocation listener lost Redis (%s); retrying", exc)
                 self._stop.wait(self.reconnect_delay)
             except Exception:  # never die silently: a dead listener would stop revocations
+                self._mark_down("unexpected error")
                 self._attempted.set()
                 logger.exception("jwtkit: revocation listener failed; reconnecting")
                 self._stop.wait(self.reconnect_delay)
@@ -246,7 +477,7 @@ class RevocationListener(_Base):
                     client.close()
 
 
-class AsyncRevocationListener(_Base):
+class AsyncRevocationListener(_RedisBase, _AsyncRunner):
     """asyncio task that keeps a :class:`Denylist` in sync with Redis (``redis.asyncio``).
 
     Same arguments and behaviour as :class:`RevocationListener`. Start it in the app's
@@ -260,30 +491,6 @@ class AsyncRevocationListener(_Base):
                 yield
     """
 
-    def __init__(
-        self,
-        denylist: Denylist | None = None,
-        *,
-        url: str = "redis://127.0.0.1:6379/0",
-        prefix: str = DEFAULT_PREFIX,
-        resync_interval: float = 30.0,
-        poll_timeout: float = 0.25,
-        reconnect_delay: float = 1.0,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__(
-            denylist,
-            url=url,
-            prefix=prefix,
-            resync_interval=resync_interval,
-            poll_timeout=poll_timeout,
-            reconnect_delay=reconnect_delay,
-            clock=clock,
-        )
-        self.ready = asyncio.Event()
-        self._attempted = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
     async def load(self, client: redis.asyncio.Redis[Any]) -> int:
         """Merge the Redis sets into the denylist and prune; returns the entries loaded (int).
 
@@ -292,48 +499,8 @@ class AsyncRevocationListener(_Base):
         """
         now = self.clock()
         pipe = client.pipeline(transaction=False)
-        pipe.zrangebyscore(self.keys["jti"], f"({now}", "+inf", withscores=True)
-        pipe.zrangebyscore(self.keys["sid"], f"({now}", "+inf", withscores=True)
-        pipe.hgetall(self.keys["sub"])
-        pipe.zrange(self.keys["sub_until"], 0, -1, withscores=True)
-        jti, sid, sub, sub_until = await pipe.execute()
-        count = _merge_snapshot(self.denylist, jti, sid, sub, sub_until)
-        self.denylist.prune(now)
-        self.loads += 1
-        return count
-
-    async def start(self, wait: float | None = 5.0) -> AsyncRevocationListener:
-        """Start the task; wait up to ``wait`` seconds for the first connection attempt.
-
-        Returns self; never raises for Redis being down (``ready`` tells whether it loaded).
-        """
-        if self._task is None:
-            self.ready = asyncio.Event()
-            self._attempted = asyncio.Event()
-            self._task = asyncio.create_task(self._run(), name=f"jwtkit-revocations:{self.prefix}")
-        if wait:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._attempted.wait(), wait)
-        return self
-
-    async def stop(self) -> None:
-        """Cancel the task and wait for it to finish."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def __aenter__(self) -> AsyncRevocationListener:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
+        self._queue_load(pipe, now)
+        return self._loaded(await pipe.execute(), now)
 
     async def _run(self) -> None:
         while True:
@@ -344,7 +511,7 @@ class AsyncRevocationListener(_Base):
             try:
                 await pubsub.subscribe(self.keys["channel"])
                 await self.load(client)
-                self.connected = True
+                self._mark_up()
                 self.ready.set()
                 self._attempted.set()
                 next_sync = time.monotonic() + self.resync_interval
@@ -352,17 +519,15 @@ class AsyncRevocationListener(_Base):
                     message = await pubsub.get_message(
                         ignore_subscribe_messages=True, timeout=self.poll_timeout
                     )
-                    if _handle_message(self.denylist, message):
-                        self.events_applied += 1
-                    if time.monotonic() >= next_sync:
+                    if self._message(message) or time.monotonic() >= next_sync:
                         await self.load(client)
                         next_sync = time.monotonic() + self.resync_interval
             except (redis.RedisError, OSError) as exc:
-                self.connected = False
+                self._mark_down(exc)
                 self._attempted.set()
-                logger.warning("jwtkit: revocation listener lost Redis (%s); retrying", exc)
                 await asyncio.sleep(self.reconnect_delay)
             except Exception:  # never die silently: a dead listener would stop revocations
+                self._mark_down("unexpected error")
                 self._attempted.set()
                 logger.exception("jwtkit: revocation listener failed; reconnecting")
                 await asyncio.sleep(self.reconnect_delay)
@@ -372,3 +537,262 @@ class AsyncRevocationListener(_Base):
                     await pubsub.aclose()  # type: ignore[attr-defined,unused-ignore]
                 with contextlib.suppress(Exception):
                     await client.aclose()  # type: ignore[attr-defined,unused-ignore]
+
+
+# -- the HTTP feed ---------------------------------------------------------------------------
+
+
+class FeedError(Exception):
+    """The revocation feed answered something other than a valid page (status or body)."""
+
+
+_Step = Generator[httpx.Request, httpx.Response, None]
+
+
+class _FeedBase(_Base):
+    """The feed protocol without I/O: :meth:`_cycle` yields the HTTP requests to make and is
+    sent their responses, so the thread and asyncio listeners share every rule."""
+
+    kind = "feed"
+
+    def __init__(
+        self,
+        denylist: Denylist | None = None,
+        *,
+        issuer: str | None = None,
+        client_id: str,
+        client_secret: str,
+        events_url: str | None = None,
+        snapshot_url: str | None = None,
+        page_size: int = 1000,
+        poll_wait: float = 20.0,
+        reload_after: int = 50_000,
+        resync_interval: float = 30.0,
+        reconnect_delay: float = 0.5,
+        max_reconnect_delay: float = 5.0,
+        timeout: float = 10.0,
+        clock: Callable[[], float] = time.time,
+        max_outage: float = 60.0,
+        on_outage: OutagePolicy = "serve",
+        transport: Any = None,
+    ) -> None:
+        if issuer is None and events_url is None:
+            raise ValueError("give the issuer (its metadata names the feed) or events_url")
+        super().__init__(
+            denylist,
+            name=f"feed:{events_url or issuer}",
+            resync_interval=resync_interval,
+            reconnect_delay=reconnect_delay,
+            clock=clock,
+            max_outage=max_outage,
+            on_outage=on_outage,
+        )
+        self.issuer = issuer.rstrip("/") if issuer else None
+        self.events_url = events_url
+        self.snapshot_url = snapshot_url
+        # RFC 6749 §2.3.1: id and secret are form-urlencoded before Basic encoding.
+        self.auth = httpx.BasicAuth(quote(client_id, safe=""), quote(client_secret, safe=""))
+        self.page_size = int(page_size)
+        self.poll_wait = float(poll_wait)
+        self.reload_after = int(reload_after)
+        self.max_reconnect_delay = float(max_reconnect_delay)
+        self.timeout = httpx.Timeout(float(timeout), read=float(timeout) + self.poll_wait)
+        self._reload = True
+        self._more = False
+        self._next_prune = time.monotonic() + self.resync_interval
+        self._failures = 0
+        self._init_runner(transport)
+
+    def _retry_delay(self) -> float:
+        """Seconds to wait after a failure: ``reconnect_delay`` doubling up to the maximum."""
+        self._failures += 1
+        return min(
+            self.reconnect_delay * 2.0 ** min(self._failures - 1, 16), self.max_reconnect_delay
+        )
+
+    @staticmethod
+    def _body(response: httpx.Response, what: str) -> bytes:
+        if response.status_code != 200:
+            raise FeedError(f"{what} answered HTTP {response.status_code}")
+        return response.content
+
+    def _discover(self) -> _Step:
+        assert self.issuer is not None
+        response = yield httpx.Request(
+            "GET", f"{self.issuer}/.well-known/oauth-authorization-server"
+        )
+        try:
+            metadata = response.json() if response.status_code == 200 else None
+        except ValueError:
+            metadata = None
+        urls = [
+            metadata.get(k) if isinstance(metadata, dict) else None
+            for k in (EVENTS_METADATA, SNAPSHOT_METADATA)
+        ]
+        if not all(isinstance(u, str) and u.startswith(("http://", "https://")) for u in urls):
+            raise FeedError("the issuer's metadata advertises no revocation feed")
+        self.events_url, self.snapshot_url = urls
+
+    def _load(self) -> _Step:
+        """Merge the live set (bounded pages) and continue the feed after its ``seq``."""
+        url = self.snapshot_url or f"{self.events_url}/../snapshot"
+        params: dict[str, str | int] = {"limit": self.page_size}
+        seq: int | None = None
+        for _ in range(1_000_000):  # bounded: each page moves the cursor forward
+            page = parse_snapshot_page(
+                self._body((yield httpx.Request("GET", url, params=params)), "snapshot")
+            )
+            seq = page.seq if seq is None else seq
+            for entry in page.entries:
+                self.denylist.apply(entry)
+            if page.cursor is None:
+                break
+            params = {"limit": self.page_size, "after": page.cursor}
+        self.denylist.prune(self.clock())
+        self.loads += 1
+        self.last_seq = self.latest_seq = seq
+        self._reload = False
+
+    def _cycle(self) -> _Step:
+        """One step: discover, (re)load when needed, then one catch-up or long-poll request."""
+        if self.events_url is None:
+            yield from self._discover()
+        if self._reload or self.last_seq is None:
+            yield from self._load()
+            self._mark_up()
+        since = self.last_seq or 0
+        wait = 0.0 if self._more else self.poll_wait
+        params = {"since": since, "limit": self.page_size, "wait": wait}
+        assert self.events_url is not None
+        page = parse_feed_page(
+            self._body((yield httpx.Request("GET", self.events_url, params=params)), "feed"),
+            since,
+        )
+        self._mark_up()
+        self._failures = 0
+        self.latest_seq = page.latest
+        if page.latest < since:
+            logger.warning("jwtkit: the revocation feed's sequence went back; reloading")
+            self._reload = True
+            return
+        if page.latest - since > self.reload_after:
+            self._reload = True  # far behind: the live set is smaller than the backlog
+            return
+        for event in page.events:
+            self._apply(event)
+        self.last_seq = max(page.next, since)
+        self._more = page.more
+        if time.monotonic() >= self._next_prune:
+            self.denylist.prune(self.clock())
+            self._next_prune = time.monotonic() + self.resync_interval
+
+
+_FEED_ERRORS = (httpx.HTTPError, FeedError, MalformedError)
+
+
+class FeedRevocationListener(_FeedBase, _ThreadRunner):
+    """Thread that keeps a :class:`Denylist` in sync with the token service's HTTP feed.
+
+    Args:
+        denylist: the denylist to fill (None: a new one, in ``.denylist``).
+        issuer: the token service's issuer URL; its RFC 8414 metadata names the feed.
+        client_id / client_secret: this resource server's confidential client at the service.
+        events_url / snapshot_url: the feed's URLs, instead of discovering them.
+        page_size: events or entries asked for per request (int, the service caps it).
+        poll_wait: seconds the service may hold a long poll open when there is nothing new.
+        reload_after: when more than this many events behind, reload the live set instead.
+        resync_interval: seconds between prunes of expired entries (default 30).
+        reconnect_delay / max_reconnect_delay: first and longest wait after a failure (seconds;
+            doubling in between).
+        timeout: connect/read timeout in seconds, on top of ``poll_wait`` for reads.
+        clock: wall clock in seconds since the epoch (for pruning; default :func:`time.time`).
+        max_outage: seconds the feed may be down before ``on_outage`` applies (default 60).
+        on_outage: ``"serve"`` (default: keep serving, warn) or ``"refuse"`` (fail closed).
+        transport: an ``httpx`` transport (tests), default a real connection pool.
+
+    Use as a context manager, or call :meth:`start` and :meth:`stop`. :meth:`start` never raises
+    for the service being down; ``ready`` is set after the first complete load.
+    """
+
+    def _init_runner(self, transport: Any = None) -> None:
+        super()._init_runner()
+        self._http = httpx.Client(auth=self.auth, timeout=self.timeout, transport=transport)
+
+    def _interrupt(self) -> None:
+        with contextlib.suppress(Exception):
+            self._http.close()  # breaks a long poll in flight
+
+    def step(self) -> None:
+        """Run one cycle (discover, load, one feed request) in the calling thread.
+
+        Raises:
+            httpx.HTTPError, FeedError, MalformedError: the feed failed.
+        """
+        cycle = self._cycle()
+        with contextlib.suppress(StopIteration):
+            request = next(cycle)
+            while True:
+                request = cycle.send(self._http.send(request))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.step()
+                self.ready.set()
+                self._attempted.set()
+            except Exception as exc:
+                if self._stop.is_set():
+                    break
+                self._mark_down(exc)
+                self._attempted.set()
+                if not isinstance(exc, _FEED_ERRORS):
+                    logger.exception("jwtkit: revocation feed listener failed; reconnecting")
+                self._stop.wait(self._retry_delay())
+
+
+class AsyncFeedRevocationListener(_FeedBase, _AsyncRunner):
+    """asyncio task that keeps a :class:`Denylist` in sync with the token service's HTTP feed.
+
+    Same arguments and behaviour as :class:`FeedRevocationListener` (``transport``: an
+    ``httpx.AsyncBaseTransport``). Start it in the app's lifespan::
+
+        listener = AsyncFeedRevocationListener(denylist, issuer=ISSUER,
+                                               client_id="orders-api", client_secret=SECRET)
+
+        @asynccontextmanager
+        async def lifespan(app):
+            async with listener:
+                yield
+    """
+
+    def _init_runner(self, transport: Any = None) -> None:
+        super()._init_runner()
+        self._transport = transport
+
+    async def step(self, http: httpx.AsyncClient) -> None:
+        """Run one cycle with ``http`` (an ``httpx.AsyncClient`` carrying the client auth).
+
+        Raises:
+            httpx.HTTPError, FeedError, MalformedError: the feed failed.
+        """
+        cycle = self._cycle()
+        with contextlib.suppress(StopIteration):
+            request = next(cycle)
+            while True:
+                request = cycle.send(await http.send(request))
+
+    async def _run(self) -> None:
+        async with httpx.AsyncClient(
+            auth=self.auth, timeout=self.timeout, transport=self._transport
+        ) as http:
+            while True:
+                try:
+                    await self.step(http)
+                    self.ready.set()
+                    self._attempted.set()
+                except Exception as exc:
+                    self._mark_down(exc)
+                    self._attempted.set()
+                    if not isinstance(exc, _FEED_ERRORS):
+                        logger.exception("jwtkit: revocation feed listener failed; reconnecting")
+                    await asyncio.sleep(self._retry_delay())
