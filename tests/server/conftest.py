@@ -35,6 +35,7 @@ from .support import (
     Svc,
     make_settings,
     redis_cleanup,
+    truncate_all,
 )
 
 
@@ -86,7 +87,7 @@ def make_svc(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> It
         clock = clock or FakeClock()
         if not started and pg is not None:
             empty = SQLStore(pg)
-            empty.truncate_all()
+            truncate_all(empty)
             empty.close()
         services = build_services(settings, clock=clock)
         app = create_app(services=services)

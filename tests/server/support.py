@@ -15,8 +15,10 @@ from typing import Any
 import httpx
 import redis
 import uvicorn
+from sqlalchemy import delete
 
 from jwtkit.server import Settings
+from jwtkit.store.schema import metadata
 from jwtkit.store.sql import SQLStore
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
@@ -51,6 +53,13 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def truncate_all(store: SQLStore) -> None:
+    """Delete every row of every table (tests reuse one PostgreSQL database)."""
+    with store.db.write() as conn:
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(delete(table))
 
 
 def redis_cleanup(prefix: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from jwtkit.store.sql import metadata
+from jwtkit.store.schema import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - only reached through the alembic command line

@@ -1,0 +1,124 @@
+"""The database handle shared by the store's repositories: engine, transactions, migrations.
+
+:meth:`Database.read` opens a transaction that takes no write lock (a deferred ``BEGIN`` on
+SQLite, which in WAL mode reads a consistent snapshot while a writer works);
+:meth:`Database.write` opens one that serialises with every other writer (``BEGIN IMMEDIATE`` on
+SQLite; row locks taken by the statements themselves on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, create_engine, event, func, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.sql.elements import ColumnElement
+
+__all__ = ["Database"]
+
+_READ = "jwtkit_read"
+"""Execution option marking a connection whose transaction only reads."""
+
+
+class Database:
+    """One SQLAlchemy engine and the transaction helpers every repository uses.
+
+    Args:
+        url: SQLAlchemy URL (str); SQLite files get their directory created (0700) and the file
+            chmod 0600.
+        pool_size: connection pool size for server databases (int).
+        busy_timeout: seconds SQLite waits on a locked database (float).
+    """
+
+    def __init__(self, url: str, *, pool_size: int = 10, busy_timeout: float = 30.0) -> None:
+        self.url = url
+        parsed = make_url(url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            database = parsed.database
+            if database and database != ":memory:":
+                path = Path(database)
+                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                if not path.exists():
+                    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+                    os.close(fd)
+                os.chmod(path, 0o600)
+            self.engine: Engine = create_engine(
+                url, connect_args={"timeout": busy_timeout, "check_same_thread": False}
+            )
+            self._install_sqlite_hooks()
+        else:
+            self.engine = create_engine(
+                url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True
+            )
+
+    def _install_sqlite_hooks(self) -> None:
+        @event.listens_for(self.engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Take transaction control from the sqlite3 module so BEGIN IMMEDIATE can be emitted.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @event.listens_for(self.engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            if conn.get_execution_options().get(_READ):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Connection]:
+        """Open one read-write transaction (commits on success, rolls back on error).
+
+        On SQLite it starts with ``BEGIN IMMEDIATE``: it holds the database's write lock from the
+        start, so a read-then-write inside it cannot be overtaken by another writer.
+        """
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        """Open one read-only transaction that takes no write lock (a consistent snapshot)."""
+        with self.engine.connect() as conn:
+            conn.execution_options(**{_READ: True})
+            with conn.begin():
+                yield conn
+
+    def ping(self) -> None:
+        """Run ``SELECT 1``; raises :class:`sqlalchemy.exc.SQLAlchemyError` when unreachable."""
+        with self.read() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema with the packaged Alembic migrations (to ``head``).
+
+        On PostgreSQL an advisory lock keeps instances that start together from racing.
+        """
+        from jwtkit.server.migrations import upgrade
+
+        with self.write() as conn:
+            if not self.is_sqlite:
+                conn.execute(text("SELECT pg_advisory_xact_lock(7263510394)"))
+            upgrade(conn)
+
+    def lock_table(self, conn: Connection, table: Table) -> None:
+        """Serialise writers of ``table`` inside ``conn``'s transaction (PostgreSQL
+        ``LOCK TABLE ... SHARE ROW EXCLUSIVE``; on SQLite ``BEGIN IMMEDIATE`` already does)."""
+        if not self.is_sqlite:
+            conn.execute(text(f"LOCK TABLE {table.name} IN SHARE ROW EXCLUSIVE MODE"))
+
+    def greatest(self, column: Any, value: float) -> ColumnElement[Any]:
+        """SQL for the larger of ``column`` and ``value`` (``max`` on SQLite, ``greatest``)."""
+        return func.max(column, value) if self.is_sqlite else func.greatest(column, value)

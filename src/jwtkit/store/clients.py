@@ -1,0 +1,107 @@
+"""OAuth clients (RFC 6749 §2). Every method is one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from jwtkit.store._db import Database
+from jwtkit.store.records import ClientRecord, RevocationEntry, scope_str
+from jwtkit.store.schema import clients, sessions
+from jwtkit.store.sessions import revoke_session_in
+
+__all__ = ["ClientStore"]
+
+
+class ClientStore:
+    """The ``clients`` table. ``db``: the shared :class:`~jwtkit.store._db.Database`."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def add(
+        self,
+        client_id: str,
+        *,
+        secret_hash: str | None,
+        grant_types: Sequence[str],
+        scope: Sequence[str] | str,
+        audience: str | None,
+        now: float,
+    ) -> ClientRecord | None:
+        """Insert a client (public when ``secret_hash`` is None); None when the id is taken."""
+        record = ClientRecord(
+            client_id=client_id,
+            secret_hash=secret_hash,
+            public=secret_hash is None,
+            grant_types=tuple(dict.fromkeys(grant_types)),
+            scope=scope_str(scope),
+            audience=audience,
+            created_at=now,
+        )
+        try:
+            with self._db.write() as conn:
+                conn.execute(insert(clients).values(**record.to_row()))
+        except IntegrityError:
+            return None
+        return record
+
+    def get(self, client_id: str) -> ClientRecord | None:
+        """Return the client ``client_id`` or None."""
+        with self._db.read() as conn:
+            row = conn.execute(select(clients).where(clients.c.client_id == client_id)).first()
+        return ClientRecord.from_row(row) if row else None
+
+    def all(self) -> list[ClientRecord]:
+        """Return every client, by id."""
+        with self._db.read() as conn:
+            rows = conn.execute(select(clients).order_by(clients.c.client_id)).all()
+        return [ClientRecord.from_row(r) for r in rows]
+
+    def update(
+        self,
+        client_id: str,
+        *,
+        secret_hash: str | None = None,
+        grant_types: Sequence[str] | None = None,
+        scope: Sequence[str] | str | None = None,
+        audience: str | None = None,
+    ) -> ClientRecord | None:
+        """Change a client's secret hash, grant types, scope and/or audience (None leaves a
+        field as it is; ``audience=""`` resets it to the default). Returns the updated client, or
+        None when there is no client ``client_id``."""
+        values: dict[str, Any] = {}
+        if secret_hash is not None:
+            values["secret_hash"] = secret_hash
+        if grant_types is not None:
+            values["grant_types"] = " ".join(dict.fromkeys(grant_types))
+        if scope is not None:
+            values["scope"] = scope_str(scope)
+        if audience is not None:
+            values["audience"] = audience or None
+        with self._db.write() as conn:
+            if values:
+                conn.execute(
+                    update(clients).where(clients.c.client_id == client_id).values(**values)
+                )
+            row = conn.execute(select(clients).where(clients.c.client_id == client_id)).first()
+        return ClientRecord.from_row(row) if row else None
+
+    def delete(self, client_id: str, now: float) -> list[RevocationEntry] | None:
+        """Delete a client and revoke every live session issued to it, in one transaction.
+
+        Returns the ``sid`` revocation entries to mirror, or None when there is no such client.
+        """
+        with self._db.write() as conn:
+            if conn.execute(delete(clients).where(clients.c.client_id == client_id)).rowcount != 1:
+                return None
+            rows = conn.execute(
+                select(sessions.c.sid).where(
+                    and_(sessions.c.client_id == client_id, sessions.c.revoked_at.is_(None))
+                )
+            ).all()
+            entries = [revoke_session_in(conn, r.sid, "client_removed", now) for r in rows]
+        return [e for e in entries if e is not None]

@@ -1,0 +1,335 @@
+"""Sessions (token families) and their refresh tokens, which lock together.
+
+Concurrency: every write transaction that touches a session locks the session row first (a
+conditional ``UPDATE sessions``) and only then its refresh tokens, so a refresh racing a revocation
+or another refresh of the same token serializes on that row. Refresh-token rotation consumes the
+presented token with one conditional ``UPDATE ... WHERE state = 'active'`` and checks the row count
+(RFC 9700 §4.14.2). On SQLite every write transaction starts with ``BEGIN IMMEDIATE`` and waits on
+the busy timeout instead of failing; reads (:meth:`SessionStore.get`, ...) take no write lock.
+
+All times are seconds since the epoch (float).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from sqlalchemy import Connection, and_, delete, insert, select, update
+
+from jwtkit.store._db import Database
+from jwtkit.store.records import (
+    RefreshTokenRecord,
+    RevocationEntry,
+    RotateResult,
+    SessionRecord,
+    UserRecord,
+    new_id,
+)
+from jwtkit.store.revocations import put_revocation
+from jwtkit.store.schema import refresh_tokens, sessions, users
+
+__all__ = ["SESSION_RETENTION", "SessionCapError", "SessionStore"]
+
+SESSION_RETENTION = 7 * 86400.0
+"""Seconds an expired session row is kept before :meth:`SessionStore.prune_in` deletes it."""
+
+
+class SessionCapError(Exception):
+    """Internal: the user is at the session cap and the policy is ``refuse``."""
+
+
+def revoke_session_in(
+    conn: Connection, sid: str, reason: str, now: float
+) -> RevocationEntry | None:
+    """Revoke one session inside ``conn``; returns its ``sid`` entry (None if already dead)."""
+    result = conn.execute(
+        update(sessions)
+        .where(and_(sessions.c.sid == sid, sessions.c.revoked_at.is_(None)))
+        .values(revoked_at=now, revoked_reason=reason)
+    )
+    conn.execute(
+        update(refresh_tokens)
+        .where(and_(refresh_tokens.c.sid == sid, refresh_tokens.c.state == "active"))
+        .values(state="revoked")
+    )
+    if result.rowcount != 1:
+        return None
+    access_exp = conn.execute(select(sessions.c.access_exp).where(sessions.c.sid == sid)).scalar()
+    until = max(float(access_exp or 0.0), now + 1.0)
+    entry = RevocationEntry("sid", sid, until)
+    put_revocation(conn, entry, now)
+    return entry
+
+
+def revoke_user_in(
+    conn: Connection, user_id: str, reason: str, now: float, sub_until: float
+) -> list[RevocationEntry]:
+    """:meth:`SessionStore.revoke_user` inside ``conn`` (whose transaction holds the locks)."""
+    out: list[RevocationEntry] = []
+    rows = conn.execute(
+        select(sessions.c.sid, sessions.c.access_exp)
+        .where(and_(sessions.c.user_id == user_id, sessions.c.revoked_at.is_(None)))
+        .order_by(sessions.c.created_at)
+    ).all()
+    for row in rows:
+        entry = revoke_session_in(conn, row.sid, reason, now)
+        if entry:
+            out.append(entry)
+    until = max([sub_until, *(e.until for e in out)])
+    sub = RevocationEntry("sub", user_id, until, float(int(now)))
+    put_revocation(conn, sub, now)
+    out.append(sub)
+    return out
+
+
+class SessionStore:
+    """The ``sessions`` and ``refresh_tokens`` tables. ``db``: the shared
+    :class:`~jwtkit.store._db.Database`."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def create(
+        self,
+        *,
+        user: UserRecord,
+        client_id: str,
+        scope: str,
+        token_hash: str,
+        now: float,
+        refresh_exp: float,
+        access_exp: float,
+        cap: int = 0,
+        policy: Literal["evict-oldest", "refuse"] = "evict-oldest",
+    ) -> tuple[SessionRecord, list[RevocationEntry]]:
+        """Start a session (token family) with its first refresh token, honouring the cap.
+
+        Args:
+            token_hash: SHA-256 hex of the refresh token (the token itself is never stored).
+            cap: most active sessions of this user (0 = unlimited); at the cap the oldest are
+                revoked (``evict-oldest``) or :class:`SessionCapError` is raised (``refuse``).
+
+        Returns:
+            (the new session, the ``sid`` revocations of evicted sessions to mirror).
+        """
+        session = SessionRecord(
+            sid=new_id(),
+            user_id=user.id,
+            client_id=client_id,
+            scope=scope,
+            created_at=now,
+            last_used_at=now,
+            expires_at=refresh_exp,
+            access_exp=access_exp,
+            revoked_at=None,
+            revoked_reason=None,
+        )
+        evicted: list[RevocationEntry] = []
+        with self._db.write() as conn:
+            # Lock the user row: concurrent logins of one user count sessions one at a time.
+            conn.execute(update(users).where(users.c.id == user.id).values(updated_at=now))
+            if cap > 0:
+                active = conn.execute(
+                    select(sessions.c.sid)
+                    .where(
+                        and_(
+                            sessions.c.user_id == user.id,
+                            sessions.c.revoked_at.is_(None),
+                            sessions.c.expires_at > now,
+                        )
+                    )
+                    .order_by(sessions.c.created_at, sessions.c.sid)
+                ).all()
+                excess = len(active) - cap + 1
+                if excess > 0:
+                    if policy == "refuse":
+                        raise SessionCapError
+                    for row in active[:excess]:
+                        entry = revoke_session_in(conn, row.sid, "evicted", now)
+                        if entry:
+                            evicted.append(entry)
+            conn.execute(insert(sessions).values(**session.__dict__))
+            conn.execute(
+                insert(refresh_tokens).values(
+                    token_hash=token_hash,
+                    sid=session.sid,
+                    user_id=user.id,
+                    client_id=client_id,
+                    scope=scope,
+                    created_at=now,
+                    expires_at=refresh_exp,
+                    state="active",
+                    consumed_at=None,
+                )
+            )
+        return session, evicted
+
+    def rotate(
+        self,
+        *,
+        token_hash: str,
+        client_id: str,
+        new_hash: str,
+        now: float,
+        refresh_exp: float,
+        access_exp: float,
+        grace_seconds: float = 0.0,
+    ) -> RotateResult:
+        """Consume a refresh token and store its successor, atomically (RFC 6749 §6, RFC 9700
+        §4.14.2).
+
+        The session row is locked first; then one ``UPDATE refresh_tokens SET state='consumed'
+        WHERE token_hash=? AND state='active'`` consumes the token, and its row count decides.
+        Presenting a consumed token revokes the whole family in the same transaction (outcome
+        ``reuse``), unless it was consumed less than ``grace_seconds`` ago (outcome ``grace``,
+        which issues another pair in the same session).
+
+        Args:
+            token_hash: SHA-256 hex of the presented refresh token.
+            client_id: the authenticated client; must be the token's client.
+            new_hash: SHA-256 hex of the successor refresh token.
+            refresh_exp / access_exp: expiries of the new pair (seconds since the epoch).
+
+        Returns:
+            :class:`~jwtkit.store.records.RotateResult`.
+        """
+        db = self._db
+        with db.write() as conn:
+            row = conn.execute(
+                select(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash)
+            ).first()
+            if row is None:
+                return RotateResult("unknown")
+            if row.client_id != client_id:
+                return RotateResult("wrong_client")
+            sid = row.sid
+            # Lock the session row (and check it is alive) before touching its tokens.
+            alive = conn.execute(
+                update(sessions)
+                .where(and_(sessions.c.sid == sid, sessions.c.revoked_at.is_(None)))
+                .values(last_used_at=now)
+            ).rowcount
+            if alive != 1:
+                return RotateResult("session_revoked")
+            consumed = conn.execute(
+                update(refresh_tokens)
+                .where(
+                    and_(
+                        refresh_tokens.c.token_hash == token_hash,
+                        refresh_tokens.c.state == "active",
+                        refresh_tokens.c.expires_at > now,
+                    )
+                )
+                .values(state="consumed", consumed_at=now)
+            ).rowcount
+            outcome: Literal["ok", "grace"] = "ok"
+            if consumed != 1:
+                state = conn.execute(
+                    select(refresh_tokens.c.state, refresh_tokens.c.consumed_at).where(
+                        refresh_tokens.c.token_hash == token_hash
+                    )
+                ).first()
+                if state is not None and state.state == "active":
+                    return RotateResult("expired")
+                if (
+                    state is not None
+                    and state.state == "consumed"
+                    and grace_seconds > 0
+                    and state.consumed_at is not None
+                    and now - state.consumed_at < grace_seconds
+                ):
+                    outcome = "grace"
+                elif state is not None and state.state == "consumed":
+                    entry = revoke_session_in(conn, sid, "refresh_reuse", now)
+                    return RotateResult("reuse", revoked=(entry,) if entry else ())
+                else:
+                    return RotateResult("session_revoked")
+            conn.execute(
+                insert(refresh_tokens).values(
+                    token_hash=new_hash,
+                    sid=sid,
+                    user_id=row.user_id,
+                    client_id=row.client_id,
+                    scope=row.scope,
+                    created_at=now,
+                    expires_at=refresh_exp,
+                    state="active",
+                    consumed_at=None,
+                )
+            )
+            conn.execute(
+                update(sessions)
+                .where(sessions.c.sid == sid)
+                .values(
+                    expires_at=db.greatest(sessions.c.expires_at, refresh_exp),
+                    access_exp=db.greatest(sessions.c.access_exp, access_exp),
+                )
+            )
+            session_row = conn.execute(select(sessions).where(sessions.c.sid == sid)).first()
+        return RotateResult(outcome, session=SessionRecord.from_row(session_row))
+
+    def get_refresh_token(self, token_hash: str) -> RefreshTokenRecord | None:
+        """Return the stored refresh token whose SHA-256 hex is ``token_hash``, or None."""
+        with self._db.read() as conn:
+            row = conn.execute(
+                select(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash)
+            ).first()
+        return RefreshTokenRecord.from_row(row) if row else None
+
+    def get(self, sid: str) -> SessionRecord | None:
+        """Return the session ``sid`` or None."""
+        with self._db.read() as conn:
+            row = conn.execute(select(sessions).where(sessions.c.sid == sid)).first()
+        return SessionRecord.from_row(row) if row else None
+
+    def of_user(
+        self, user_id: str, now: float, *, include_inactive: bool = False
+    ) -> list[SessionRecord]:
+        """Return a user's sessions, oldest first (only active ones unless ``include_inactive``)."""
+        query = select(sessions).where(sessions.c.user_id == user_id)
+        if not include_inactive:
+            query = query.where(and_(sessions.c.revoked_at.is_(None), sessions.c.expires_at > now))
+        with self._db.read() as conn:
+            rows = conn.execute(query.order_by(sessions.c.created_at, sessions.c.sid)).all()
+        return [SessionRecord.from_row(r) for r in rows]
+
+    def revoke(self, sid: str, reason: str, now: float) -> RevocationEntry | None:
+        """Revoke a session and every refresh token of it; returns the ``sid`` entry to mirror
+        (None when the session does not exist or is already revoked)."""
+        with self._db.write() as conn:
+            return revoke_session_in(conn, sid, reason, now)
+
+    def revoke_user(
+        self, user_id: str, reason: str, now: float, sub_until: float
+    ) -> list[RevocationEntry]:
+        """Revoke every session of a user by ``sid`` and set a ``sub`` cut-off of ``int(now)``.
+
+        Tokens issued later in the same second (a new login) keep ``iat >= cutoff`` and stay
+        valid; older tokens of the same second are caught by their ``sid``.
+
+        Args:
+            sub_until: when the cut-off may be forgotten (the latest exp of an earlier token).
+
+        Returns:
+            Every entry to mirror: one ``sid`` per live session, then the ``sub`` entry.
+        """
+        with self._db.write() as conn:
+            return revoke_user_in(conn, user_id, reason, now, sub_until)
+
+    @staticmethod
+    def prune_in(conn: Connection, now: float, session_retention: float) -> int:
+        """Inside ``conn``, delete used refresh tokens past their expiry, and sessions (with
+        their refresh tokens) whose refresh and access tokens all expired more than
+        ``session_retention`` seconds ago. Returns how many rows were removed."""
+        cutoff = now - session_retention
+        n = conn.execute(
+            delete(refresh_tokens).where(
+                and_(refresh_tokens.c.expires_at <= now, refresh_tokens.c.state != "active")
+            )
+        ).rowcount
+        dead = select(sessions.c.sid).where(
+            and_(sessions.c.expires_at <= cutoff, sessions.c.access_exp <= cutoff)
+        )
+        n += conn.execute(delete(refresh_tokens).where(refresh_tokens.c.sid.in_(dead))).rowcount
+        n += conn.execute(delete(sessions).where(sessions.c.sid.in_(dead))).rowcount
+        return int(n)
