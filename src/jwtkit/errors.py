@@ -14,6 +14,7 @@ from __future__ import annotations
 __all__ = [
     "AlgorithmNotAllowedError",
     "ClaimError",
+    "DecryptionError",
     "ExpiredError",
     "ImmatureError",
     "InvalidAudienceError",
@@ -26,6 +27,7 @@ __all__ = [
     "JWTKitError",
     "KeyMismatchError",
     "KeyNotFoundError",
+    "LimitExceededError",
     "MalformedError",
     "MissingClaimError",
     "NotYetValidError",
@@ -65,6 +67,13 @@ class TokenTooLargeError(MalformedError):
     """The token, its header or its payload is larger than the configured cap."""
 
     code = "token_too_large"
+
+
+class LimitExceededError(MalformedError):
+    """A work factor in the token is above the configured cap: PBES2 ``p2c`` (RFC 7518 §4.8.1.2,
+    RFC 8725 §3.5), checked before any work is done."""
+
+    code = "limit_exceeded"
 
 
 class UnsupportedAlgorithmError(JWTKitError):
@@ -117,6 +126,17 @@ class InvalidSignatureError(JWTKitError):
     def __init__(self, message: str | None = None) -> None:
         # One bland message whatever the cause: nothing is leaked.
         super().__init__("signature verification failed")
+
+
+class DecryptionError(JWTKitError):
+    """JWE decryption failed (RFC 7516 §5.2): the key does not unwrap the CEK, or the
+    Authentication Tag does not verify."""
+
+    code = "decryption_failed"
+
+    def __init__(self, message: str | None = None) -> None:
+        # One bland message whatever the cause (RFC 7516 §11.4, §11.5): nothing is leaked.
+        super().__init__("decryption failed")
 
 
 class InvalidTypeError(JWTKitError):

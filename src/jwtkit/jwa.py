@@ -1,9 +1,15 @@
-"""JSON Web Algorithms for JWS, as one read-only table (RFC 7518 §3, RFC 8037, RFC 8812, RFC 9864).
+"""JSON Web Algorithms as read-only tables (RFC 7518 §3-§5, RFC 8037, RFC 8812, RFC 9864).
 
-Each :class:`Algorithm` says which key type (``kty``) and curves it accepts, its hash, its
+JWS: each :class:`Algorithm` says which key type (``kty``) and curves it accepts, its hash, its
 minimum key size, and signs/verifies with pyca/cryptography (never our own primitive). ``alg`` is
 resolved once with :func:`get_algorithm`; below that point nothing switches on the string again.
 ``none`` is not in the table, so it can never sign or verify (RFC 8725 §3.1).
+
+JWE: :data:`KEY_MANAGEMENT` (``alg``, RFC 7518 §4, RFC 8037 §3.2) and :data:`CONTENT_ENCRYPTION`
+(``enc``, RFC 7518 §5) are tables of the same kind, resolved once by :func:`get_key_management` and
+:func:`get_content_encryption`; :mod:`jwtkit.jwe` runs their operations by ``family``. Every entry
+(JWS or JWE) answers :meth:`fits` for a key's ``kty``/``crv``, the one key descriptor that
+:class:`jwtkit.Key` checks its binding against.
 """
 
 from __future__ import annotations
@@ -24,7 +30,18 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 
 from jwtkit.errors import InvalidSignatureError, UnsupportedAlgorithmError
 
-__all__ = ["ALGORITHMS", "Algorithm", "get_algorithm"]
+__all__ = [
+    "ALGORITHMS",
+    "CONTENT_ENCRYPTION",
+    "KEY_MANAGEMENT",
+    "Algorithm",
+    "ContentEncryption",
+    "KeyManagement",
+    "get_algorithm",
+    "get_content_encryption",
+    "get_key_algorithm",
+    "get_key_management",
+]
 
 _HASH_NAMES = {"SHA256": "sha256", "SHA384": "sha384", "SHA512": "sha512"}
 
@@ -85,6 +102,10 @@ class Algorithm:
             _digest=_HASH_NAMES.get(hash_name or "", ""),
             **kw,
         )
+
+    def fits(self, kty: str, crv: str | None) -> bool:
+        """Return whether a key of this ``kty`` (and ``crv``) may be used with this ``alg``."""
+        return kty == self.kty and (not self.curves or crv in self.curves)
 
     # -- operations (the key objects are pyca/cryptography objects, or bytes for HMAC) --------
 
@@ -190,6 +211,196 @@ PRIVATE_TYPES: Mapping[str, tuple[type, ...]] = MappingProxyType(
         "OKP": (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey),
     }
 )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class KeyManagement:
+    """One JWE key management algorithm, the ``alg`` of a JWE (RFC 7518 §4.1, RFC 8037 §3.2).
+
+    Attributes:
+        name: the ``alg`` value (str).
+        family: ``"RSA-OAEP"``, ``"RSA1_5"``, ``"AESKW"``, ``"AESGCMKW"``, ``"dir"``,
+            ``"ECDH-ES"`` (direct agreement), ``"ECDH-ES+KW"`` or ``"PBES2"``.
+        ktys: the key types it accepts (``"RSA"``; ``"oct"``; ``"EC"`` and ``"OKP"`` for ECDH-ES).
+        curves: accepted ``crv`` values for ECDH-ES (P-256/384/521, X25519, X448), else empty.
+        hash_name: OAEP / PBES2 hash (``"SHA1"``, ``"SHA256"``...), else None.
+        kek_bits: the AES key wrap / GCM key size in bits (the oct key for A*KW and A*GCMKW, the
+            derived key for ECDH-ES+A*KW and PBES2), 0 when there is none.
+        min_key_bits: minimum RSA modulus (2048, RFC 7518 §4.2, §4.3), else the oct key size.
+        wraps: True when the JWE carries an Encrypted Key (all but ``dir`` and ``ECDH-ES``).
+        decrypt_only: True for RSA1_5 (never produced; decrypting it needs an explicit opt-in).
+        recommended: whether RFC 7518 marks it Recommended(+).
+    """
+
+    name: str
+    family: str
+    ktys: tuple[str, ...]
+    curves: tuple[str, ...] = ()
+    hash_name: str | None = None
+    kek_bits: int = 0
+    min_key_bits: int = 0
+    wraps: bool = True
+    decrypt_only: bool = False
+    recommended: bool = False
+
+    @property
+    def kty(self) -> str:
+        """The first (main) key type it accepts (str), as :attr:`Algorithm.kty`."""
+        return self.ktys[0]
+
+    def fits(self, kty: str, crv: str | None) -> bool:
+        """Return whether a key of this ``kty`` (and ``crv``) may be used with this ``alg``."""
+        return kty in self.ktys and (not self.curves or crv in self.curves)
+
+    def __repr__(self) -> str:
+        return f"KeyManagement({self.name!r})"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ContentEncryption:
+    """One JWE content encryption algorithm, the ``enc`` of a JWE (RFC 7518 §5.1).
+
+    Attributes:
+        name: the ``enc`` value (str).
+        family: ``"GCM"`` (RFC 7518 §5.3) or ``"CBC-HS"`` (AES-CBC + HMAC-SHA-2, §5.2).
+        cek_bytes: the Content Encryption Key length in bytes (GCM 16/24/32; CBC-HS 32/48/64,
+            the MAC key then the encryption key).
+        iv_bytes: the Initialization Vector length in bytes (GCM 12, CBC 16).
+        tag_bytes: the exact Authentication Tag length in bytes (GCM 16; CBC-HS 16/24/32).
+        hash_name: the HMAC hash for CBC-HS (``"SHA256"``...), None for GCM.
+        recommended: whether RFC 7518 marks it Recommended(+).
+    """
+
+    name: str
+    family: str
+    cek_bytes: int
+    iv_bytes: int
+    tag_bytes: int
+    hash_name: str | None = None
+    recommended: bool = False
+
+    # A key bound to an ``enc`` (RFC 7520 §5.6) is a ``dir`` secret of exactly cek_bytes.
+    kty = "oct"
+    curves: tuple[str, ...] = ()
+
+    @property
+    def min_key_bits(self) -> int:
+        """The CEK size in bits (int): the size of a ``dir`` secret bound to this ``enc``."""
+        return self.cek_bytes * 8
+
+    def fits(self, kty: str, crv: str | None) -> bool:
+        """Return whether a key may be bound to this ``enc``: a ``dir`` secret (``oct``)."""
+        return kty == "oct"
+
+    def __repr__(self) -> str:
+        return f"ContentEncryption({self.name!r})"
+
+
+def _jwe_tables() -> tuple[Mapping[str, KeyManagement], Mapping[str, ContentEncryption]]:
+    km: list[KeyManagement] = [
+        KeyManagement("RSA1_5", "RSA1_5", ("RSA",), min_key_bits=2048, decrypt_only=True),
+        KeyManagement(
+            "RSA-OAEP", "RSA-OAEP", ("RSA",), hash_name="SHA1", min_key_bits=2048, recommended=True
+        ),
+        KeyManagement("dir", "dir", ("oct",), wraps=False, recommended=True),
+    ]
+    for bits in (256, 384, 512):
+        km.append(
+            KeyManagement(
+                f"RSA-OAEP-{bits}", "RSA-OAEP", ("RSA",), hash_name=f"SHA{bits}", min_key_bits=2048
+            )
+        )
+    curves = ("P-256", "P-384", "P-521", "X25519", "X448")
+    km.append(
+        KeyManagement("ECDH-ES", "ECDH-ES", ("EC", "OKP"), curves, wraps=False, recommended=True)
+    )
+    for bits, pbes_hash in ((128, "SHA256"), (192, "SHA384"), (256, "SHA512")):
+        km.append(
+            KeyManagement(
+                f"A{bits}KW",
+                "AESKW",
+                ("oct",),
+                kek_bits=bits,
+                min_key_bits=bits,
+                recommended=bits != 192,
+            )
+        )
+        km.append(
+            KeyManagement(f"A{bits}GCMKW", "AESGCMKW", ("oct",), kek_bits=bits, min_key_bits=bits)
+        )
+        km.append(
+            KeyManagement(
+                f"ECDH-ES+A{bits}KW",
+                "ECDH-ES+KW",
+                ("EC", "OKP"),
+                curves,
+                kek_bits=bits,
+                recommended=bits != 192,
+            )
+        )
+        km.append(
+            KeyManagement(
+                f"PBES2-HS{bits * 2}+A{bits}KW",
+                "PBES2",
+                ("oct",),
+                hash_name=pbes_hash,
+                kek_bits=bits,
+            )
+        )
+    ce = [
+        ContentEncryption("A128GCM", "GCM", 16, 12, 16, recommended=True),
+        ContentEncryption("A192GCM", "GCM", 24, 12, 16),
+        ContentEncryption("A256GCM", "GCM", 32, 12, 16, recommended=True),
+        ContentEncryption("A128CBC-HS256", "CBC-HS", 32, 16, 16, "SHA256", recommended=True),
+        ContentEncryption("A192CBC-HS384", "CBC-HS", 48, 16, 24, "SHA384"),
+        ContentEncryption("A256CBC-HS512", "CBC-HS", 64, 16, 32, "SHA512", recommended=True),
+    ]
+    return MappingProxyType({a.name: a for a in km}), MappingProxyType({c.name: c for c in ce})
+
+
+KEY_MANAGEMENT, CONTENT_ENCRYPTION = _jwe_tables()
+"""Read-only mappings ``alg`` -> :class:`KeyManagement` and ``enc`` -> :class:`ContentEncryption`
+of every supported JWE algorithm (RFC 7518 §4, §5; RFC 8037 §3.2)."""
+
+
+def _lookup(table: Mapping[str, Any], value: object, what: str) -> Any:
+    try:
+        return table[value]  # type: ignore[index]
+    except (KeyError, TypeError):
+        shown = value if isinstance(value, str) and len(value) <= 32 else type(value).__name__
+        raise UnsupportedAlgorithmError(f"unsupported {what} {shown!r}") from None
+
+
+def get_key_management(alg: object) -> KeyManagement:
+    """Resolve a JWE ``alg`` header value to its :class:`KeyManagement` (RFC 7518 §4.1).
+
+    Raises:
+        UnsupportedAlgorithmError: not a str, or unknown (JWS ``alg`` values are unknown here).
+    """
+    return _lookup(KEY_MANAGEMENT, alg, "JWE algorithm")  # type: ignore[no-any-return]
+
+
+def get_content_encryption(enc: object) -> ContentEncryption:
+    """Resolve a JWE ``enc`` header value to its :class:`ContentEncryption` (RFC 7518 §5.1).
+
+    Raises:
+        UnsupportedAlgorithmError: not a str, or unknown.
+    """
+    return _lookup(CONTENT_ENCRYPTION, enc, "JWE encryption")  # type: ignore[no-any-return]
+
+
+def get_key_algorithm(alg: object) -> Algorithm | KeyManagement | ContentEncryption:
+    """Resolve the ``alg`` a key may be bound to (RFC 7517 §4.4): a JWS ``alg``, a JWE ``alg``,
+    or an ``enc`` (a ``dir`` secret for that ``enc``, as in RFC 7520 §5.6).
+
+    Raises:
+        UnsupportedAlgorithmError: not a str, ``none``, or in no table.
+    """
+    if isinstance(alg, str):
+        found = ALGORITHMS.get(alg) or KEY_MANAGEMENT.get(alg) or CONTENT_ENCRYPTION.get(alg)
+        if found is not None:
+            return found
+    return get_key_management(alg)
 
 
 def get_algorithm(alg: object) -> Algorithm:

@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm as _CryptoUnsupported
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x448, x25519
 
 from jwtkit import _json
 from jwtkit._b64 import b64d, b64e_str
@@ -30,7 +30,15 @@ from jwtkit.errors import (
     UnsupportedAlgorithmError,
     WeakKeyError,
 )
-from jwtkit.jwa import ALGORITHMS, Algorithm, get_algorithm
+from jwtkit.jwa import (
+    ALGORITHMS,
+    CONTENT_ENCRYPTION,
+    KEY_MANAGEMENT,
+    Algorithm,
+    ContentEncryption,
+    KeyManagement,
+    get_key_algorithm,
+)
 
 __all__ = ["Key", "KeyResolver", "KeySet"]
 
@@ -41,7 +49,14 @@ _CURVES: Mapping[str, tuple[type[ec.EllipticCurve], int]] = {
     "secp256k1": (ec.SECP256K1, 32),
 }
 _CURVE_BY_NAME: dict[str, str] = {cls().name: crv for crv, (cls, _) in _CURVES.items()}
-_OKP_CURVES = {"Ed25519": 32, "Ed448": 57}
+_OKP_CURVES = {"Ed25519": 32, "Ed448": 57, "X25519": 32, "X448": 56}
+# RFC 8037 §2: OKP curves for signatures (Ed*) and for ECDH-ES key agreement (X*, RFC 7748).
+_OKP_CLASSES: Mapping[str, tuple[Any, Any]] = {
+    "Ed25519": (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey),
+    "Ed448": (ed448.Ed448PrivateKey, ed448.Ed448PublicKey),
+    "X25519": (x25519.X25519PrivateKey, x25519.X25519PublicKey),
+    "X448": (x448.X448PrivateKey, x448.X448PublicKey),
+}
 _DEFAULT_ALG = {
     "oct": "HS256",
     "RSA": "RS256",
@@ -51,6 +66,8 @@ _DEFAULT_ALG = {
     "secp256k1": "ES256K",
     "Ed25519": "EdDSA",
     "Ed448": "EdDSA",
+    "X25519": "ECDH-ES",
+    "X448": "ECDH-ES",
 }
 _USES = ("sig", "enc")
 _KEY_OPS = frozenset(
@@ -252,10 +269,18 @@ class Key:
             self.kty, self.crv, self.size = "OKP", "Ed448", 456
             self.is_private = isinstance(raw, ed448.Ed448PrivateKey)
             self._public_raw = raw.public_key() if self.is_private else raw  # type: ignore[union-attr]
+        elif isinstance(raw, x25519.X25519PrivateKey | x25519.X25519PublicKey):
+            self.kty, self.crv, self.size = "OKP", "X25519", 256
+            self.is_private = isinstance(raw, x25519.X25519PrivateKey)
+            self._public_raw = raw.public_key() if self.is_private else raw  # type: ignore[union-attr]
+        elif isinstance(raw, x448.X448PrivateKey | x448.X448PublicKey):
+            self.kty, self.crv, self.size = "OKP", "X448", 448
+            self.is_private = isinstance(raw, x448.X448PrivateKey)
+            self._public_raw = raw.public_key() if self.is_private else raw  # type: ignore[union-attr]
         else:
             raise InvalidKeyError(f"unsupported key type {type(raw).__name__}")
         if alg is not None:
-            algorithm = get_algorithm(alg)
+            algorithm = get_key_algorithm(alg)
             if not self._fits(algorithm):
                 raise KeyMismatchError(f"a {self._describe()} key cannot be used with {alg}")
         self.alg = alg
@@ -295,10 +320,8 @@ class Key:
 
     # -- algorithm binding -------------------------------------------------------------------
 
-    def _fits(self, algorithm: Algorithm) -> bool:
-        if algorithm.kty != self.kty:
-            return False
-        return not algorithm.curves or self.crv in algorithm.curves
+    def _fits(self, algorithm: Algorithm | KeyManagement | ContentEncryption) -> bool:
+        return algorithm.fits(self.kty, self.crv)
 
     def allows(self, alg: str) -> bool:
         """Return whether this key may be used with ``alg`` (type, curve and bound ``alg``)."""
@@ -479,13 +502,13 @@ class Key:
             InvalidKeyError: unknown ``kty``/``crv`` or an impossible size.
         """
         if alg is not None:
-            algorithm = get_algorithm(alg)
+            algorithm = get_key_algorithm(alg)
             if crv is None and algorithm.curves:
                 crv = algorithm.curves[0]
             if kty == "EC" and algorithm.kty != "EC":
                 kty = algorithm.kty
             if kty == "oct" and size is None:
-                size = algorithm.min_key_bits
+                size = algorithm.min_key_bits or None
         if kty == "EC":
             entry = _CURVES.get(crv or "P-256")
             if entry is None:
@@ -497,13 +520,10 @@ class Key:
                 raise InvalidKeyError("RSA key size must be a multiple of 8 and at least 1024")
             raw = rsa.generate_private_key(public_exponent=65537, key_size=bits)
         elif kty == "OKP":
-            crv = crv or "Ed25519"
-            if crv == "Ed25519":
-                raw = ed25519.Ed25519PrivateKey.generate()
-            elif crv == "Ed448":
-                raw = ed448.Ed448PrivateKey.generate()
-            else:
+            classes = _OKP_CLASSES.get(crv or "Ed25519")
+            if classes is None:
                 raise InvalidKeyError(f"unknown OKP curve {crv!r}")
+            raw = classes[0].generate()
         elif kty == "oct":
             bits = 256 if size is None else size
             if bits <= 0 or bits % 8:
@@ -555,9 +575,11 @@ class Key:
             unknown = set(key_ops) - _KEY_OPS
             if unknown:
                 raise InvalidKeyError(f"unknown JWK key_ops {sorted(unknown)}")
-        if alg is not None and alg not in ALGORITHMS:
-            # A key meant for another algorithm (JWE, or unknown): keep it unusable for JWS.
-            raise UnsupportedAlgorithmError(f"JWK 'alg' {alg[:32]!r} is not a supported JWS alg")
+        if alg is not None and not (
+            alg in ALGORITHMS or alg in KEY_MANAGEMENT or alg in CONTENT_ENCRYPTION
+        ):
+            # A key meant for an unknown algorithm: keep it unusable.
+            raise UnsupportedAlgorithmError(f"JWK 'alg' {alg[:32]!r} is not a supported alg")
         try:
             raw = _import_jwk(kty or "", jwk)
         except JWTKitError:
@@ -842,17 +864,18 @@ def _import_jwk(kty: str, jwk: Mapping[str, Any]) -> Any:
     if kty == "OKP":
         crv = _get_str(jwk, "crv")
         if crv not in _OKP_CURVES:
-            raise InvalidKeyError(f"unsupported OKP curve {crv!r} for signatures")
+            raise InvalidKeyError(f"unsupported OKP curve {crv!r}")
         x = _get_b64(jwk, "x")
         assert x is not None
         if len(x) != _OKP_CURVES[crv]:
             raise InvalidKeyError(f"OKP JWK 'x' has the wrong length for {crv}")
         d_okp = _get_b64(jwk, "d", required=False)
-        mod: Any = ed25519 if crv == "Ed25519" else ed448
-        priv_cls = mod.Ed25519PrivateKey if crv == "Ed25519" else mod.Ed448PrivateKey
-        pub_cls = mod.Ed25519PublicKey if crv == "Ed25519" else mod.Ed448PublicKey
+        priv_cls, pub_cls = _OKP_CLASSES[crv]
         if d_okp is None:
-            return pub_cls.from_public_bytes(x)
+            pub = pub_cls.from_public_bytes(x)
+            if crv[0] == "X":  # a small-order point makes every shared secret zero (RFC 7748 §6)
+                priv_cls.generate().exchange(pub)  # ValueError on such a point
+            return pub
         if len(d_okp) != _OKP_CURVES[crv]:
             raise InvalidKeyError(f"OKP JWK 'd' has the wrong length for {crv}")
         okp = priv_cls.from_private_bytes(d_okp)
@@ -923,10 +946,7 @@ class KeySet:
             except (UnsupportedAlgorithmError, InvalidKeyError) as exc:
                 unsupported = isinstance(exc, UnsupportedAlgorithmError) or (
                     isinstance(member, Mapping)
-                    and (
-                        member.get("kty") not in ("oct", "RSA", "EC", "OKP")
-                        or member.get("crv") in ("X25519", "X448")
-                    )
+                    and member.get("kty") not in ("oct", "RSA", "EC", "OKP")
                 )
                 if not (skip_unusable and unsupported):
                     raise

@@ -169,12 +169,17 @@ def as_key_source(key: KeyLike) -> Key | KeySet | KeyResolver:
     raise TypeError(f"key must be a Key, KeySet, key resolver or bytes, not {type(key).__name__}")
 
 
-def check_crit(header: Mapping[str, Any], protected: Mapping[str, Any] | None = None) -> bool:
-    """Process ``crit`` and ``b64`` (RFC 7515 §4.1.11, RFC 7797 §3, §6).
+def check_crit(
+    header: Mapping[str, Any],
+    protected: Mapping[str, Any] | None = None,
+    understood: frozenset[str] = _UNDERSTOOD_CRIT,
+) -> bool:
+    """Process ``crit`` and ``b64`` (RFC 7515 §4.1.11, RFC 7516 §4.1.13, RFC 7797 §3, §6).
 
     Args:
         header: the merged JOSE Header.
         protected: the protected part when it differs from ``header`` (JSON serialization).
+        understood: the extension names the caller processes (JWS: ``b64``; JWE: none).
 
     Returns:
         The ``b64`` value (bool): False for an unencoded payload.
@@ -203,7 +208,7 @@ def check_crit(header: Mapping[str, Any], protected: Mapping[str, Any] | None = 
     for name in crit:
         if name in _REGISTERED:
             raise UnsupportedCriticalHeaderError(f"'crit' must not list {name!r}")
-        if name not in _UNDERSTOOD_CRIT:
+        if name not in understood:
             raise UnsupportedCriticalHeaderError(f"critical header {name[:40]!r} not understood")
         if name not in prot:
             raise UnsupportedCriticalHeaderError(f"critical header {name!r} is missing")

@@ -71,6 +71,8 @@ EXIT_CODES: Mapping[str, int] = {
     "malformed": 10,
     "token_too_large": 11,
     "unsupported_crit": 12,
+    "decryption_failed": 13,
+    "limit_exceeded": 14,
     "unsupported_algorithm": 20,
     "alg_not_allowed": 21,
     "invalid_typ": 22,
