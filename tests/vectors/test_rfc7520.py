@@ -251,16 +251,15 @@ def test_rfc7797_compact_example_signing_section_is_inconsistent() -> None:
 @pytest.mark.parametrize("path", JWK_FILES, ids=lambda p: p.stem)
 def test_jwk_example_round_trips(path: Path) -> None:
     jwk = _load(path)
-    if jwk.get("use") == "enc":
-        # RFC 7520 §3.6 is an A256GCM content-encryption key. jwtkit's JWS layer refuses a JWK
-        # bound to a non-JWS alg (so it can never be used to sign or verify), and a JWK Set
-        # import can skip such members explicitly.
-        with pytest.raises(JWTKitError) as excinfo:
-            Key.from_jwk(jwk)
-        assert excinfo.value.code == "unsupported_algorithm"
-        assert len(KeySet.from_jwks({"keys": [jwk]}, skip_unusable=True)) == 0
-        return
     key = Key.from_jwk(jwk)
+    if jwk.get("use") == "enc":
+        # RFC 7520 §3.6 is an A256GCM content-encryption (``dir``) key: it imports for JWE, and
+        # it can never sign or verify a JWS.
+        assert key.alg == "A256GCM"
+        assert not key.allows("HS256")
+        with pytest.raises(JWTKitError) as excinfo:
+            jws.sign(b"x", key, "HS256")
+        assert excinfo.value.code == "key_mismatch"
     private = "d" in jwk or "k" in jwk
     assert key.is_private is private
     assert key.to_jwk(private=private) == jwk

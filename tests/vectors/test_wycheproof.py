@@ -147,8 +147,9 @@ CODE_BY_COMMENT = {
 # Cases whose comment is shared by cases failing for different reasons: by (file, tcId).
 CODE_BY_CASE: dict[tuple[str, int], str] = {
     ("jwk", 21): "key_mismatch",  # "rejectsModifiedKey": the modification is use "enc"
-    # The key is bound to a JWE alg (RSA1_5, A256KW): no key in the set fits the JWS alg.
+    # The key is bound to a JWE alg (RSA1_5, A256GCM, A256KW): no key in the set fits the JWS alg.
     ("jwk", 6): "key_not_found",  # "rejectsWrongUse"
+    ("jwk", 25): "key_not_found",  # "rejectsAesKey"
     ("jwk", 26): "key_not_found",  # "rejectsAesKey"
 }
 
