@@ -9,8 +9,12 @@ bound to an ``alg`` is used for that ``alg`` only, an HMAC secret never verifies
 
 from __future__ import annotations
 
+import base64
+import codecs
 import hashlib
+import re
 import secrets as _secrets
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -73,17 +77,44 @@ _USES = ("sig", "enc")
 _KEY_OPS = frozenset(
     ("sign", "verify", "encrypt", "decrypt", "wrapKey", "unwrapKey", "deriveKey", "deriveBits")
 )
-# Forms of public-key text or structures that must never be taken as an HMAC secret (RFC 8725 §3.1).
-_SSH_PREFIXES = (
-    b"ssh-rsa",
-    b"ssh-ed25519",
-    b"ssh-ed448",
-    b"ssh-dss",
-    b"ecdsa-sha2-",
-    b"sk-ecdsa-",
-    b"sk-ssh-",
+# Markers of key material that must never become an HMAC secret (RFC 8725 §2.1, §3.1). They are
+# looked for anywhere in the material's "skeleton" (see _skeleton), so that a BOM, a non-breaking
+# space, NUL bytes (UTF-16 text), openssl's "Bag Attributes" lines or zero-width characters in
+# front of (or inside) the armour do not hide it.
+_SSH_MARKERS = (
+    "ssh-rsa",
+    "ssh-dss",
+    "ssh-ed25519",
+    "ssh-ed448",
+    "ecdsa-sha2-",
+    "sk-ecdsa-sha2-",
+    "sk-ssh-ed25519",
+    "x509v3-ssh-",
+    "x509v3-sign-",
+    "x509v3-ecdsa-",
+    "putty-user-key-file",
 )
-_PUBLIC_PREFIXES = (b"-----BEGIN", *_SSH_PREFIXES, b"{")
+# PEM armour ("-----BEGIN", RFC 7468 §2) and RFC 4716's "---- BEGIN SSH2 PUBLIC KEY ----", with
+# look-alike dashes; matched on the skeleton, which has no whitespace left.
+_ARMOUR = re.compile(r"[-\u2010-\u2015\u2212\ufe58\ufe63\uff0d]{3,}begin", re.IGNORECASE).search
+# A "kty" member name, JSON-escaped or not, in double or (Python repr) single quotes.
+_JWK_MEMBER = re.compile(
+    r"""["'](?:k|\\u006b)(?:t|\\u0074)(?:y|\\u0079)["']""", re.IGNORECASE
+).search
+_BASE64_TEXT = re.compile(r"[A-Za-z0-9+/_-]{40,}={0,2}").fullmatch
+_HEX_TEXT = re.compile(r"(?:[0-9a-fA-F]{2}){32,}").fullmatch
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# Bytes that may precede DER key material in a file: BOM, NBSP, NUL, whitespace.
+_DER_PREFIX = b"\x00\t\n\x0b\x0c\r \xef\xbb\xbf\xc2\xa0"
+_NOT_KEY_MATERIAL = (
+    "public-key material cannot be used as an HMAC secret"
+    " (for an RSA/EC/OKP key, pass Key.from_pem(...) or Key.from_jwk(...))"
+)
 
 
 def _roca_subgroup(p: int) -> frozenset[int]:
@@ -141,18 +172,165 @@ def _get_uint(jwk: Mapping[str, Any], name: str, required: bool = True) -> int |
     return int.from_bytes(raw, "big")
 
 
-def _looks_public(secret: bytes) -> bool:
-    stripped = secret.lstrip()
-    if stripped.startswith(_PUBLIC_PREFIXES):
-        return True
-    if stripped[:1] == b"\x30":  # DER: SubjectPublicKeyInfo, PKCS#1 or a certificate
-        for loader in (serialization.load_der_public_key, x509.load_der_x509_certificate):
-            try:
-                loader(stripped)
-                return True
-            except (ValueError, TypeError, _CryptoUnsupported):
-                continue
-    return False
+def _text_of(raw: bytes) -> str:
+    """The material as text: UTF-32/UTF-16 when a BOM says so, else UTF-8 (bad bytes replaced)."""
+    for bom, codec in _BOMS:
+        if raw.startswith(bom):
+            return raw.decode(codec, "replace")
+    return raw.decode("utf-8", "replace")
+
+
+def _skeleton(text: str) -> str:
+    """``text`` in NFKC without whitespace, control, format, private-use or unassigned characters
+    (Unicode categories Z* and C*) and without U+FFFD: what a key parser or a human would read."""
+    if text.isascii() and text.isprintable() and " " not in text:
+        return text
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(c for c in text if unicodedata.category(c)[0] not in "CZ" and c != "\ufffd")
+
+
+def _printable_text(text: str) -> str:
+    """``text`` with control and format characters removed (line breaks and tabs kept), other
+    spaces turned into ASCII spaces: PEM or an SSH line as a parser expects it."""
+    out = []
+    for c in text:
+        cat = unicodedata.category(c)
+        if c in "\r\n\t":
+            out.append(c)
+        elif cat[0] == "Z":
+            out.append(" ")
+        elif cat[0] != "C" and c != "\ufffd":
+            out.append(c)
+    return "".join(out)
+
+
+def _key_form(text: str, skeleton: str) -> str | None:
+    """The key form whose markers appear anywhere in the material (``text``, and its ``skeleton``):
+    "pem", "ssh", "jwk" (also any text, not binary, that starts with "{") or None."""
+    if _ARMOUR(skeleton):
+        return "pem"
+    if (skeleton[:1] == "{" and "\ufffd" not in text) or _JWK_MEMBER(skeleton):
+        return "jwk"
+    lowered = skeleton.lower()
+    if any(marker in lowered for marker in _SSH_MARKERS):
+        return "ssh"
+    return None
+
+
+def _der_candidates(raw: bytes, skeleton: str) -> Iterator[bytes]:
+    """Byte strings that may be DER key material: the bytes themselves (DER may end in any byte,
+    so nothing is stripped after it), after a BOM/whitespace/NUL prefix, or as base64/hex text."""
+    if raw[:1] == b"\x30":
+        yield raw
+    stripped = raw.lstrip(_DER_PREFIX)
+    if stripped is not raw and stripped[:1] == b"\x30":
+        yield stripped
+    if _BASE64_TEXT(skeleton):
+        text = skeleton.translate(str.maketrans("-_", "+/")).rstrip("=")
+        try:
+            decoded = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+        except ValueError:
+            decoded = b""
+        if decoded[:1] == b"\x30":
+            yield decoded
+    if _HEX_TEXT(skeleton) and skeleton[:2] == "30":
+        yield bytes.fromhex(skeleton)
+
+
+def _load_der(data: bytes, password: bytes | None = None) -> Any:
+    """Load DER as a private key, a public key or a certificate's public key.
+
+    Returns:
+        The pyca/cryptography key object, or None when ``data`` is none of these.
+
+    Raises:
+        InvalidKeyError: it is a key that cannot be loaded (encrypted without the password, or of
+            an unsupported type): key material all the same.
+    """
+    loaders: tuple[Any, ...] = (
+        lambda d: serialization.load_der_private_key(d, password=password),
+        serialization.load_der_public_key,
+        lambda d: x509.load_der_x509_certificate(d).public_key(),
+    )
+    for loader in loaders:
+        try:
+            return loader(data)
+        except ValueError:
+            continue
+        except (TypeError, _CryptoUnsupported) as exc:
+            raise InvalidKeyError(f"cannot load DER key: {exc}") from None
+    return None
+
+
+def _refuse_key_material(raw: bytes) -> None:
+    """Raise InvalidKeyError if ``raw`` is, or contains, key or certificate material."""
+    text = _text_of(raw)
+    skeleton = _skeleton(text)
+    if _key_form(text, skeleton) is not None:
+        raise InvalidKeyError(_NOT_KEY_MATERIAL)
+    for candidate in _der_candidates(raw, skeleton):
+        try:
+            found = _load_der(candidate)
+        except InvalidKeyError:
+            found = True
+        if found is not None:
+            raise InvalidKeyError(_NOT_KEY_MATERIAL)
+
+
+def _material_bytes(data: object, what: str) -> bytes:
+    if isinstance(data, str):
+        return data.encode("utf-8")
+    if isinstance(data, bytes | bytearray | memoryview):
+        return bytes(data)
+    # bytes(32) would silently be 32 zero bytes
+    raise TypeError(f"{what} must be bytes or str, not {type(data).__name__}")
+
+
+def _load_pem_material(raw: bytes, text: str) -> Any:
+    """Load the first PEM block found anywhere in the material (cryptography skips what comes
+    before the armour; text with NULs, a UTF-16 BOM or other invisible characters is cleaned first).
+
+    Raises:
+        InvalidKeyError: no block loads (encrypted, unsupported, or not a key).
+    """
+    printable = _printable_text(text)
+    start = printable.find("-----BEGIN")
+    cleaned = printable[max(start, 0) :].encode("ascii", "ignore")
+    error = "no PEM key block"
+    for candidate in (raw, cleaned):
+        try:
+            if b"OPENSSH PRIVATE KEY-----" in candidate:
+                return serialization.load_ssh_private_key(candidate, password=None)
+            if b"CERTIFICATE-----" in candidate:
+                return x509.load_pem_x509_certificate(candidate).public_key()
+            if b"PRIVATE KEY-----" in candidate:
+                return serialization.load_pem_private_key(candidate, password=None)
+            return serialization.load_pem_public_key(candidate)
+        except (ValueError, TypeError, _CryptoUnsupported) as exc:
+            error = str(exc)
+    raise InvalidKeyError(
+        f"the material has PEM armour but no loadable key ({error}); it is never used as an HMAC"
+        " secret (for an encrypted key, use Key.from_pem(data, password=...))"
+    )
+
+
+def _load_ssh_line(text: str) -> Any:
+    """Load the OpenSSH public key line found in the material.
+
+    Raises:
+        InvalidKeyError: it does not load (a certificate, an RFC 4716 or PuTTY file...).
+    """
+    printable = _printable_text(text)
+    lowered = printable.lower()
+    starts = [i for i in (lowered.find(m) for m in _SSH_MARKERS) if i >= 0]
+    line = printable[min(starts) :].strip().splitlines()[0] if starts else printable
+    try:
+        return serialization.load_ssh_public_key(line.encode("ascii", "ignore"))
+    except (ValueError, TypeError, _CryptoUnsupported, IndexError) as exc:
+        raise InvalidKeyError(
+            f"the material names an SSH key type but is not an OpenSSH public key line ({exc});"
+            " it is never used as an HMAC secret"
+        ) from None
 
 
 @runtime_checkable
@@ -402,19 +580,10 @@ class Key:
             InvalidKeyError: empty, or it is public-key material (PEM, SSH, JWK JSON, DER SPKI or
                 certificate), which must never be used as an HMAC secret (RFC 8725 §3.1, §2.1).
         """
-        if isinstance(secret, str):
-            raw = secret.encode("utf-8")
-        elif isinstance(secret, bytes | bytearray | memoryview):
-            raw = bytes(secret)
-        else:  # bytes(32) would silently be 32 zero bytes
-            raise TypeError(f"an HMAC secret must be bytes or str, not {type(secret).__name__}")
+        raw = _material_bytes(secret, "an HMAC secret")
         if not raw:
             raise InvalidKeyError("HMAC secret is empty")
-        if _looks_public(raw):
-            raise InvalidKeyError(
-                "public-key material cannot be used as an HMAC secret"
-                " (for an RSA/EC/OKP key, pass Key.from_pem(...) or Key.from_jwk(...))"
-            )
+        _refuse_key_material(raw)
         return cls(raw, kid=kid, alg=alg, _trusted=True)
 
     @classmethod
@@ -424,10 +593,12 @@ class Key:
         """Import key material given as bytes or str, in whatever form PyJWT users pass it.
 
         PEM (SPKI, PKCS#1, PKCS#8, SEC1, X.509 certificate, OpenSSH private key), an OpenSSH
-        public key line, JWK JSON text and DER become the asymmetric (or JWK ``oct``) key they
-        encode; anything else is an HMAC secret (RFC 7518 §3.2). Public-key material thus never
-        becomes an HMAC secret: it becomes an RSA/EC/OKP key, which no HMAC ``alg`` accepts
-        (RFC 8725 §2.1, §3.1).
+        public key line, JWK JSON text and DER (raw, base64 or hex) become the asymmetric (or JWK
+        ``oct``) key they encode, whatever precedes or interleaves them (a BOM, non-breaking or
+        zero-width spaces, NUL bytes of UTF-16 text, openssl's ``Bag Attributes`` lines); anything
+        else is an HMAC secret (RFC 7518 §3.2). Material that shows PEM armour, an SSH key type or
+        a JWK ``kty`` anywhere but does not load is refused, never taken as a secret: key material
+        never becomes an HMAC secret (RFC 8725 §2.1, §3.1).
 
         Args:
             data: the material (bytes; a str is UTF-8 encoded).
@@ -438,43 +609,33 @@ class Key:
 
         Raises:
             InvalidKeyError: material of a recognized form that does not load (an encrypted PEM
-                key, a malformed JWK...), or an empty secret.
+                key, a malformed JWK, a JWK Set, an RFC 4716 or PuTTY file...), or an empty secret.
             TypeError: not bytes or str.
         """
-        if isinstance(data, str):
-            raw = data.encode("utf-8")
-        elif isinstance(data, bytes | bytearray | memoryview):
-            raw = bytes(data)
-        else:
-            raise TypeError(f"key material must be bytes or str, not {type(data).__name__}")
-        text = raw.strip()
-        if text.startswith(b"-----BEGIN"):
-            if b"OPENSSH PRIVATE KEY-----" in text:
-                try:
-                    obj: Any = serialization.load_ssh_private_key(text, password=None)
-                except (ValueError, TypeError, _CryptoUnsupported) as exc:
-                    raise InvalidKeyError(f"cannot load OpenSSH private key: {exc}") from None
-                return cls.from_cryptography(obj, kid=kid, alg=alg)
-            return cls.from_pem(text, kid=kid, alg=alg)
-        if text.startswith(_SSH_PREFIXES):  # an OpenSSH public key line
-            try:
-                obj = serialization.load_ssh_public_key(text)
-            except (ValueError, TypeError, _CryptoUnsupported) as exc:
-                raise InvalidKeyError(f"cannot load OpenSSH public key: {exc}") from None
-            return cls.from_cryptography(obj, kid=kid, alg=alg)
-        if text.startswith(b"{"):
-            key = cls.from_jwk(text)
+        raw = _material_bytes(data, "key material")
+        text = _text_of(raw)
+        skeleton = _skeleton(text)
+        form = _key_form(text, skeleton)
+        if form == "pem":
+            return cls.from_cryptography(_load_pem_material(raw, text), kid=kid, alg=alg)
+        if form == "ssh":
+            return cls.from_cryptography(_load_ssh_line(text), kid=kid, alg=alg)
+        if form == "jwk":
+            printable = _printable_text(text)
+            start, end = printable.find("{"), printable.rfind("}")
+            key = cls.from_jwk(printable[start : end + 1] if 0 <= start < end else printable)
             if kid is not None and key.kid is None:
                 key = key.with_params(kid=kid)
             if alg is not None and key.alg is None:
                 key = key.with_params(alg=alg)
             return key
-        if raw[:1] == b"\x30":  # DER: whitespace bytes are part of it, so never strip
-            try:
-                return cls.from_der(raw, kid=kid, alg=alg)
-            except InvalidKeyError:
-                pass  # not DER key material (or refused): from_secret decides
-        return cls.from_secret(raw, kid=kid, alg=alg)
+        for candidate in _der_candidates(raw, skeleton):
+            obj = _load_der(candidate)
+            if obj is not None:
+                return cls.from_cryptography(obj, kid=kid, alg=alg)
+        if not raw:
+            raise InvalidKeyError("HMAC secret is empty")
+        return cls(raw, kid=kid, alg=alg, _trusted=True)
 
     @classmethod
     def generate(
@@ -628,18 +789,10 @@ class Key:
         Raises:
             InvalidKeyError: not a DER key or certificate of a supported type.
         """
-        loaders: tuple[Any, ...] = (
-            lambda d: serialization.load_der_private_key(d, password=password),
-            serialization.load_der_public_key,
-            lambda d: x509.load_der_x509_certificate(d).public_key(),
-        )
-        for loader in loaders:
-            try:
-                obj = loader(bytes(data))
-            except (ValueError, TypeError, _CryptoUnsupported):
-                continue
-            return cls.from_cryptography(obj, kid=kid, alg=alg)
-        raise InvalidKeyError("cannot load DER key")
+        obj = _load_der(bytes(data), password)
+        if obj is None:
+            raise InvalidKeyError("cannot load DER key")
+        return cls.from_cryptography(obj, kid=kid, alg=alg)
 
     # -- export ---------------------------------------------------------------------------------
 
@@ -819,6 +972,7 @@ def _import_jwk(kty: str, jwk: Mapping[str, Any]) -> Any:
         assert k is not None
         if not k:
             raise InvalidKeyError("oct JWK has an empty 'k'")
+        _refuse_key_material(k)
         return k
     if kty == "RSA":
         n, e = _get_uint(jwk, "n"), _get_uint(jwk, "e")
@@ -927,9 +1081,13 @@ class KeySet:
                 encryption-only ``alg``, ...) instead of failing, as RFC 7517 §5 allows. Malformed
                 members of a known type still fail.
 
+        A local set is trusted: it may mix HMAC secrets, private and public keys, as
+        ``KeySet([...])`` may, since each key is bound to its type (and ``alg``) and found by
+        ``kid`` (RFC 7517 §5). A set fetched from a server is not: :class:`jwtkit.JWKSClient`
+        refuses one that holds a secret or a private key.
+
         Raises:
-            InvalidKeyError: not a JWK Set, a bad member, duplicate ``kid``, or public keys mixed
-                with private keys or secrets.
+            InvalidKeyError: not a JWK Set, a bad member, or a duplicate ``kid``.
         """
         if isinstance(jwks, str | bytes):
             try:
@@ -950,10 +1108,6 @@ class KeySet:
                 )
                 if not (skip_unusable and unsupported):
                     raise
-        if len({k.is_private for k in keys}) > 1:
-            # Secrets or private keys beside public keys: a published set holds public keys only
-            # (Wycheproof json_web_key_test "MixedKeySet"; RFC 8725 §3.1 key confusion).
-            raise InvalidKeyError("a JWK Set must not mix public keys with private keys/secrets")
         return cls(keys)
 
     def __len__(self) -> int:

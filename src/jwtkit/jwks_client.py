@@ -64,6 +64,8 @@ _MAX_DELTA = 2**31  # RFC 9111 §1.2.2: larger delta-seconds count as 2147483648
 _NO_CACHE = re.compile(r"(?:^|,)\s*(?:no-store|no-cache)\s*(?:,|=|$)", re.IGNORECASE)
 _ACCEPT = "application/jwk-set+json, application/json;q=0.9"
 _LOOPBACK_NAMES = ("localhost",)
+# JWK members that only a secret or a private key has (RFC 7518 §6.2.2, §6.3.2, §6.4.1; RFC 8037).
+_SECRET_MEMBERS = frozenset(("d", "p", "q", "dp", "dq", "qi", "oth", "k"))
 
 
 class _Fetched(NamedTuple):
@@ -408,6 +410,16 @@ class JWKSClient:
         for entry in doc["keys"]:
             if not isinstance(entry, dict):
                 continue
+            secret = sorted(_SECRET_MEMBERS.intersection(entry))
+            if secret or entry.get("kty") == "oct":
+                # A published set holds public keys only (RFC 7517 §5, RFC 7518 §6.3.2): a shared
+                # secret served over the network, or a private key anyone could read, is never
+                # trusted, and the whole document is refused (the cache keeps the last good set).
+                raise JWKSFetchError(
+                    "JWK Set: a member is a secret or private key"
+                    f" (kid={str(entry.get('kid'))[:64]!r}, members {secret or ['kty=oct']}):"
+                    " a published JWK Set holds public keys only"
+                )
             if entry.get("use") not in (None, "sig"):
                 continue  # encryption keys never verify signatures (RFC 7517 §4.2)
             try:
@@ -415,12 +427,6 @@ class JWKSClient:
             except JWTKitError as exc:  # unknown kty/crv/alg: skip (RFC 7517 §5)
                 logger.info("jwtkit: skipping a JWK (kid=%r): %s", entry.get("kid"), exc)
                 continue
-            if key.is_private or key.is_symmetric:
-                # A public JWK Set must hold public keys only; never verify with a shared secret
-                # served over the network, and never keep private material around.
-                if key.is_symmetric:
-                    continue
-                key = key.public()
             keys.append(key)
         try:
             return KeySet(keys)

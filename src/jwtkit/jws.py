@@ -9,16 +9,24 @@ checked against the key's type and bound ``alg``. Header parameters ``jwk``, ``j
 
 from __future__ import annotations
 
+import base64
+import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm as _CryptoUnsupported
 
 from jwtkit import _json
 from jwtkit._b64 import b64d, b64e
 from jwtkit.errors import (
     AlgorithmNotAllowedError,
+    InvalidKeyError,
     InvalidSignatureError,
     JWTKitError,
+    KeyMismatchError,
+    KeyNotFoundError,
     MalformedError,
     TokenTooLargeError,
     UnsupportedCriticalHeaderError,
@@ -99,6 +107,8 @@ class Policy:
         algorithms: the allowlist (frozenset of ``alg`` str).
         allow_weak_keys: accept RSA keys under 2048 bits and short HMAC secrets.
         max_token_size / max_header_size: caps in bytes; max_depth: JSON nesting cap.
+        mixes_hmac: the allowlist holds an HMAC ``alg`` and an asymmetric one, so an untyped key
+            (bytes/str) would be ambiguous (RFC 8725 §2.1).
     """
 
     algorithms: frozenset[str]
@@ -106,6 +116,7 @@ class Policy:
     max_token_size: int = DEFAULT_MAX_TOKEN_SIZE
     max_header_size: int = DEFAULT_MAX_HEADER_SIZE
     max_depth: int = DEFAULT_MAX_DEPTH
+    mixes_hmac: bool = False
 
     @staticmethod
     def build(
@@ -117,21 +128,32 @@ class Policy:
     ) -> Policy:
         """Validate the options.
 
+        Args:
+            algorithms: the allowed ``alg`` names (a list, tuple or set of str; one name as a str,
+                as PyJWT accepts it, is a list of one: it must be an exact ``alg`` name).
+
         Raises:
-            TypeError: ``algorithms`` is a str or not a sequence of str.
+            TypeError: ``algorithms`` is missing or not a sequence of str.
             ValueError: ``algorithms`` is empty.
             UnsupportedAlgorithmError: an entry is unknown or ``none`` (RFC 8725 §3.1).
         """
-        if isinstance(algorithms, str | bytes) or not isinstance(
-            algorithms, Sequence | set | frozenset
-        ):
-            raise TypeError("algorithms must be a list of alg names, e.g. ['ES256']")
+        if isinstance(algorithms, str):
+            algorithms = (algorithms,)
+        if isinstance(algorithms, bytes) or not isinstance(algorithms, Sequence | set | frozenset):
+            raise TypeError(
+                "algorithms is required: name the algorithms you accept, e.g. algorithms=['ES256']"
+                " (never take them from the token, RFC 8725 §3.1)"
+            )
         if not algorithms:
             raise ValueError("algorithms must not be empty: name the algorithms you accept")
-        for alg in algorithms:
-            get_algorithm(alg)
+        families = {get_algorithm(alg).family == "HMAC" for alg in algorithms}
         return Policy(
-            frozenset(algorithms), allow_weak_keys, max_token_size, max_header_size, max_depth
+            frozenset(algorithms),
+            allow_weak_keys,
+            max_token_size,
+            max_header_size,
+            max_depth,
+            len(families) > 1,
         )
 
 
@@ -148,20 +170,43 @@ def pyca_key(key: object) -> Key | None:
     return None
 
 
-def as_key_source(key: KeyLike) -> Key | KeySet | KeyResolver:
+_UNTYPED = (bytes, bytearray, memoryview, str)
+
+
+def as_key_source(key: KeyLike, policy: Policy | None = None) -> Key | KeySet | KeyResolver:
     """Normalize a key argument: bytes/str go through :meth:`Key.from_material` (PEM, SSH, JWK
     text and DER become asymmetric keys, never HMAC secrets; anything else is an HMAC secret),
     a pyca/cryptography key object becomes a :class:`Key`.
 
+    Args:
+        key: the key argument of a verify function.
+        policy: the verification policy; when its allowlist spans HMAC and an asymmetric family,
+            an untyped key (bytes, bytearray, memoryview, str) is refused: whatever its bytes, the
+            caller must say what it is (RFC 8725 §2.1, the class of CVE-2017-11424,
+            CVE-2022-29217).
+
     Raises:
-        InvalidKeyError: a secret that is empty or is public-key material.
+        KeyMismatchError: an untyped key with an allowlist that mixes HMAC and asymmetric algs.
+        InvalidKeyError: a secret that is empty or is key material that does not load.
         TypeError: not a key, key set, resolver, pyca/cryptography key, bytes or str.
     """
     if isinstance(key, Key | KeySet):
         return key
-    if isinstance(key, bytes | bytearray | str):
+    if isinstance(key, _UNTYPED):
+        if policy is not None and policy.mixes_hmac:
+            raise KeyMismatchError(
+                "a key given as bytes/str is ambiguous when algorithms mix HMAC and asymmetric"
+                f" algs ({', '.join(sorted(policy.algorithms))}): an HMAC token could be forged"
+                " with public-key material (RFC 8725 §2.1). Type it: Key.from_secret(secret),"
+                " Key.from_pem(pem) or Key.from_jwk(jwk), or pass a KeySet holding each key"
+            )
         return Key.from_material(key)
+    typed = getattr(key, "jwtkit_key", None)
+    if isinstance(typed, Key):  # jwtkit.PyJWK: a Key (kid, alg) in PyJWT's shape
+        return typed
     if hasattr(key, "resolve_key"):
+        if not callable(key.resolve_key):
+            raise TypeError("a key resolver's resolve_key must be callable")
         return key
     wrapped = pyca_key(key)
     if wrapped is not None:
@@ -252,29 +297,119 @@ def resolve_alg(header: Mapping[str, Any], policy: Policy) -> Algorithm:
 
 
 def candidate_keys(source: Key | KeySet | KeyResolver, header: Mapping[str, Any]) -> Sequence[Key]:
-    """Keys to try for ``header``; never reads ``jwk``/``jku``/``x5u``/``x5c`` from it.
+    """Keys to try for ``header``; never reads ``jwk``/``jku``/``x5u``/``x5c`` to find one.
+
+    Every candidate has the identity the header names (:func:`check_identity`): a single
+    :class:`~jwtkit.Key` with a ``kid`` is refused for a token naming another ``kid``, as a
+    :class:`~jwtkit.KeySet` refuses it.
 
     Raises:
-        KeyNotFoundError, KeyMismatchError, MalformedError (from the source).
+        KeyNotFoundError, KeyMismatchError, MalformedError (from the source); KeyNotFoundError
+        when a resolver fails (its exception is the ``__cause__``); InvalidKeyError when it
+        returns something other than a :class:`~jwtkit.Key`.
     """
     if isinstance(source, Key):
+        check_identity(header, source)
         return (source,)
     if isinstance(source, KeySet):
-        return source.candidates(header)
+        keys: Sequence[Key] = source.candidates(header)  # by kid already
+        if "jwk" in header or "x5c" in header:
+            keys = [key for key in keys if has_identity(header, key)]
+            if not keys:
+                raise KeyNotFoundError("no key has the identity the token's header names")
+        return keys
     if "kid" in header and type(header["kid"]) is not str:
         raise MalformedError("'kid' must be a string")
-    return (resolved_key(source.resolve_key(header)),)
+    try:
+        found = source.resolve_key(header)
+    except JWTKitError:
+        raise
+    except Exception as exc:  # a resolver's own bug or outage must not escape as a crash
+        raise KeyNotFoundError(f"the key resolver failed ({type(exc).__name__})") from exc
+    key = resolved_key(found)
+    check_identity(header, key)
+    return (key,)
 
 
 def resolved_key(key: object) -> Key:
     """Return what a key resolver gave if it is a :class:`Key`.
 
     Raises:
-        TypeError: the resolver returned something else (e.g. raw secret bytes or None).
+        InvalidKeyError: the resolver returned something else (e.g. ``''``, raw secret bytes,
+            None): a resolver must type its keys, exactly as a caller must.
     """
     if not isinstance(key, Key):
-        raise TypeError(f"a key resolver must return a jwtkit.Key, not {type(key).__name__}")
+        raise InvalidKeyError(
+            f"the key resolver returned {type(key).__name__}, not a jwtkit.Key"
+            " (wrap secrets with Key.from_secret, PEM with Key.from_pem)"
+        )
     return key
+
+
+async def aresolved_key(resolver: Any, header: Mapping[str, Any]) -> Key:
+    """Await ``resolver.aresolve_key(header)`` (or take its result if it is not awaitable).
+
+    Raises:
+        the errors of :func:`candidate_keys` for a resolver.
+    """
+    try:
+        found = resolver.aresolve_key(header)
+        if inspect.isawaitable(found):
+            found = await found
+    except JWTKitError:
+        raise
+    except Exception as exc:  # as in candidate_keys
+        raise KeyNotFoundError(f"the key resolver failed ({type(exc).__name__})") from exc
+    return resolved_key(found)
+
+
+def _embedded_key(value: object, what: str) -> Key:
+    try:
+        if what == "jwk":
+            if type(value) is not dict or any(m in value for m in ("d", "k", "p", "q", "oth")):
+                raise MalformedError("'jwk' header must be a public JWK (RFC 7515 §4.1.3)")
+            return Key.from_jwk(value)
+        if type(value) is not list or not value or type(value[0]) is not str:
+            raise MalformedError("'x5c' header must be a non-empty array of strings")
+        der = base64.b64decode(value[0], validate=True)
+        return Key.from_cryptography(x509.load_der_x509_certificate(der).public_key())
+    except MalformedError:
+        raise
+    except (JWTKitError, ValueError, TypeError, _CryptoUnsupported):
+        raise MalformedError(f"'{what}' header does not hold a usable public key") from None
+
+
+def has_identity(header: Mapping[str, Any], key: Key) -> bool:
+    """Return whether ``key`` has the identity ``header`` names: its ``kid`` when both have one,
+    the public key of an embedded ``jwk`` (RFC 7515 §4.1.3) and of the first ``x5c`` certificate
+    (§4.1.6), compared by JWK Thumbprint (RFC 7638). Identity headers are never used to find a
+    key; they are only held against the key that was found (go-jose#241's class).
+
+    Raises:
+        MalformedError: ``kid`` not a string; ``jwk`` not a public JWK; ``x5c`` not certificates.
+    """
+    kid = header.get("kid")
+    if kid is not None and type(kid) is not str:
+        raise MalformedError("'kid' must be a string")
+    if kid is not None and key.kid is not None and kid != key.kid:
+        return False
+    for what in ("jwk", "x5c"):
+        if what in header:
+            embedded = _embedded_key(header[what], what)
+            if key.is_symmetric or embedded.thumbprint() != key.thumbprint():
+                return False
+    return True
+
+
+def check_identity(header: Mapping[str, Any], key: Key) -> None:
+    """Raise KeyNotFoundError unless ``key`` has the identity ``header`` names (see
+    :func:`has_identity`).
+
+    Raises:
+        KeyNotFoundError; MalformedError (see :func:`has_identity`).
+    """
+    if ("kid" in header or "jwk" in header or "x5c" in header) and not has_identity(header, key):
+        raise KeyNotFoundError("the token's header names another key than the verifying key")
 
 
 def verify_with_keys(
@@ -335,12 +470,15 @@ def split_compact(token: str | bytes, max_token_size: int) -> tuple[bytes, bytes
         data = bytes(token)
     else:
         raise MalformedError(f"token must be str or bytes, not {type(token).__name__}")
-    parts = data.split(b".")
-    if len(parts) != 3:
-        if len(parts) == 5:
+    # Count before splitting (CVE-2025-30204's class): a token of dots must not become millions
+    # of byte strings.
+    dots = data.count(b".")
+    if dots != 2:
+        if dots == 4:
             raise MalformedError("token is a JWE (five segments); JWS expected")
         raise MalformedError("a compact JWS has exactly three segments")
-    return data, parts[0], parts[1], parts[2]
+    h, p, s = data.split(b".")
+    return data, h, p, s
 
 
 def _verify_compact(
@@ -458,6 +596,39 @@ def _verify_json(
     raise errors[0]
 
 
+def check_json_size(value: object, max_size: int, max_depth: int) -> None:
+    """Check a JWS/JWE given as a mapping against the caps its text would meet: its JSON size in
+    characters (strings counted by length, so the walk stops as soon as the cap is passed, before
+    anything is decoded) and its nesting.
+
+    Raises:
+        TokenTooLargeError: larger than ``max_size``. MalformedError: nested deeper than
+            ``max_depth``.
+    """
+    size = 0
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping):
+            if depth > max_depth:
+                raise MalformedError("JWS JSON is nested too deeply")
+            size += 2 + 4 * len(item)
+            for name, member in item.items():
+                size += len(name) if isinstance(name, str) else 8
+                stack.append((member, depth + 1))
+        elif isinstance(item, list | tuple):
+            if depth > max_depth:
+                raise MalformedError("JWS JSON is nested too deeply")
+            size += 2 + len(item)
+            stack.extend((member, depth + 1) for member in item)
+        elif isinstance(item, str | bytes | bytearray):
+            size += len(item) + 2
+        else:
+            size += 8
+        if size > max_size:
+            raise TokenTooLargeError("token is larger than the configured cap")
+
+
 def verify_detailed(
     token: str | bytes | Mapping[str, Any],
     key: KeyLike,
@@ -490,13 +661,17 @@ def verify_detailed(
         KeyMismatchError, WeakKeyError, InvalidKeyError, InvalidSignatureError.
     """
     policy = Policy.build(algorithms, allow_weak_keys, max_token_size, max_header_size, max_depth)
-    source = as_key_source(key)
+    source = as_key_source(key, policy)
     if (isinstance(token, str) and token[:1] == "{") or (
-        isinstance(token, bytes) and token[:1] == b"{"
+        isinstance(token, bytes | bytearray) and token[:1] == b"{"
     ):
         if len(token) > max_token_size:
             raise TokenTooLargeError("token is larger than the configured cap")
-        token = _json.loads_object(token, "JWS JSON", max_depth + 2)
+        token = _json.loads_object(
+            bytes(token) if isinstance(token, bytearray) else token, "JWS JSON", max_depth + 2
+        )
+    elif isinstance(token, Mapping):
+        check_json_size(token, max_token_size, max_depth + 2)
     if isinstance(token, Mapping):
         return _verify_json(token, source, policy, detached_payload)
     return _verify_compact(token, source, policy, detached_payload)

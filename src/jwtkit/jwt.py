@@ -39,13 +39,14 @@ from jwtkit.jws import (
     DEFAULT_MAX_TOKEN_SIZE,
     KeyLike,
     Policy,
+    aresolved_key,
     as_key_source,
     candidate_keys,
     check_crit,
+    check_identity,
     parse_protected,
     protected_header,
     pyca_key,
-    resolved_key,
     split_compact,
     verify_with_keys,
 )
@@ -201,7 +202,7 @@ class Verifier:
         self._policy = Policy.build(
             algorithms, allow_weak_keys, max_token_size, max_header_size, max_depth
         )
-        self._key = as_key_source(key)
+        self._key = as_key_source(key, self._policy)
         self._any_aud = audience is ANY_AUDIENCE
         self._audiences = None if self._any_aud else _as_tuple(audience, "audience")
         self._issuers = _as_tuple(issuer, "issuer")
@@ -258,6 +259,8 @@ class Verifier:
                 raise InvalidTypeError(f"token 'typ' is not {self._typ!r}")
         if "kid" in header and type(header["kid"]) is not str:
             raise MalformedError("'kid' must be a string")
+        if type(self._key) is Key:  # the header is cached: its identity is checked once
+            check_identity(header, self._key)
         if len(self._header_cache) >= _HEADER_CACHE_SIZE:
             self._header_cache.clear()
         self._header_cache[segment] = (header, algorithm)
@@ -330,9 +333,10 @@ class Verifier:
         data, h, p, s = split_compact(token, self._policy.max_token_size)
         header, algorithm = self._header(h)
         keys: Sequence[Key] | None = None
-        aresolve = getattr(self._key, "aresolve_key", None)
-        if aresolve is not None:
-            keys = (resolved_key(await aresolve(header)),)
+        if getattr(self._key, "aresolve_key", None) is not None:
+            key = await aresolved_key(self._key, header)
+            check_identity(header, key)
+            keys = (key,)
         return self._finish(data, h, p, s, header, algorithm, keys, now)
 
     async def averify(self, token: str | bytes, now: float | None = None) -> dict[str, Any]:

@@ -8,9 +8,13 @@ fault in the token is the one under test.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
+import http.server
 import json
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
@@ -105,3 +109,33 @@ def forge(
 
 def rsa_private(bits: int = 2048) -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+
+
+class _JSONHandler(http.server.BaseHTTPRequestHandler):
+    body = b"{}"
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+
+@contextlib.contextmanager
+def serve_json(document: Any) -> Iterator[str]:
+    """Serve ``document`` as JSON on a loopback HTTP server (port chosen by the OS); yields the
+    URL of ``/.well-known/jwks.json`` on it (every path answers with the document)."""
+    handler = type("Handler", (_JSONHandler,), {"body": json.dumps(document).encode()})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -589,9 +589,11 @@ def test_keyset_skip_unusable_and_mixing(keys: Keys) -> None:
         KeySet.from_jwks(
             {"keys": [*members[:1], {"kty": "EC", "crv": "P-256"}]}, skip_unusable=True
         )  # malformed members of a known type still fail
-    with pytest.raises(JWTKitError) as excinfo:
-        KeySet.from_jwks({"keys": [keys.p256.public().to_jwk(), keys.hs256.to_jwk(private=True)]})
-    assert code_of(excinfo) == "invalid_key"
+    # A local set is trusted and may mix kinds, each key bound to its type (issue 13 item 21).
+    mixed = KeySet.from_jwks(
+        {"keys": [keys.p256.public().to_jwk(), keys.hs256.to_jwk(private=True)]}
+    )
+    assert [k.kty for k in mixed] == ["EC", "oct"]
     with pytest.raises(JWTKitError) as excinfo:
         KeySet([keys.p256, "not a key"])  # type: ignore[list-item]
     assert code_of(excinfo) == "invalid_key"
@@ -725,6 +727,9 @@ def test_jws_json_round_trips(keys: Keys) -> None:
     assert jws.verify(general, keyset, ["ES256"]) == payload
     with pytest.raises(JWTKitError) as excinfo:
         jws.verify(general, keys.rsa_other.public(), ["PS256", "ES256", "HS256"])
+    assert code_of(excinfo) == "key_not_found"  # each entry names another kid
+    with pytest.raises(JWTKitError) as excinfo:
+        jws.verify(general, keys.rsa_other.public().with_params(kid=None), ["PS256"])
     assert code_of(excinfo) == "invalid_signature"
     with pytest.raises(JWTKitError) as excinfo:
         jws.verify(general, keys.p384.public(), ["ES384"])
@@ -830,8 +835,9 @@ def test_jws_json_size_and_arguments(keys: Keys) -> None:
         jws.verify(big, keys.hs256, ["HS256"])
     assert code_of(excinfo) == "token_too_large"
     token = jws.sign(b"x", keys.hs256)
+    assert jws.verify(token, keys.hs256, "HS256") == b"x"  # one alg name, as PyJWT takes it
     with pytest.raises(TypeError):
-        jws.verify(token, keys.hs256, "HS256")
+        jws.verify(token, keys.hs256, b"HS256")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         jws.verify(token, keys.hs256, [])
     with pytest.raises(TypeError):
@@ -919,7 +925,8 @@ def test_verifier_is_reusable(keys: Keys) -> None:
         {"audience": []},
         {"issuer": [1]},
         {"algorithms": []},
-        {"algorithms": "ES256"},
+        {"algorithms": b"ES256"},
+        {"algorithms": None},
     ):
         with pytest.raises((TypeError, ValueError)):
             jwtkit.Verifier(keys.p256.public(), **{"algorithms": ["ES256"], **kwargs})

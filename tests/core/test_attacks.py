@@ -208,8 +208,30 @@ def _ec_set(k: Keys) -> KeySet:
     return KeySet([k.p256.public(), k.p256_other.public()])
 
 
-def _es(header_extra: dict[str, Any], signer: Callable[[Keys], Key] = lambda k: k.p256) -> TokenFn:
-    return lambda k: forge({"alg": "ES256", **header_extra}, key=signer(k))
+def _es(
+    header_extra: dict[str, Any],
+    signer: Callable[[Keys], Key] = lambda k: k.p256,
+    jwk_of: Callable[[Keys], Key] | None = None,
+    private: bool = False,
+) -> TokenFn:
+    """An ES256 token; ``jwk_of`` puts that key's JWK in the header's ``jwk``."""
+
+    def build(k: Keys) -> str:
+        header = {"alg": "ES256", **header_extra}
+        if jwk_of is not None:
+            key = jwk_of(k)
+            header["jwk"] = key.to_jwk(private=True) if private else key.public().to_jwk()
+        return forge(header, key=signer(k))
+
+    return build
+
+
+def _p256(k: Keys) -> Key:
+    return k.p256.public()
+
+
+def _p256_no_kid(k: Keys) -> Key:
+    return k.p256.public().with_params(kid=None)
 
 
 def _attacker_jwk(k: Keys) -> dict[str, Any]:
@@ -367,7 +389,7 @@ CASES: list[Case] = [
         "embedded-jwk-attacker-signed",
         lambda k: forge({"alg": "ES256", "jwk": _attacker_jwk(k)}, key=k.p256_other),
         lambda k: k.p256.public(),
-        "invalid_signature",
+        "key_not_found",
         algorithms=("ES256",),
     ),
     Case(
@@ -385,7 +407,7 @@ CASES: list[Case] = [
             {"alg": "HS256", "jwk": {"kty": "oct", "k": b64u(b"a" * 32)}}, key=b"a" * 32
         ),
         hs,
-        "invalid_signature",
+        "malformed",  # an embedded jwk must be a public key (RFC 7515 §4.1.3)
     ),
     Case(
         "jku-attacker-url",
@@ -407,16 +429,102 @@ CASES: list[Case] = [
         "x5c-attacker-certificate",
         lambda k: forge({"alg": "RS256", "x5c": _x5c(k)}, key=k.rsa),
         lambda k: k.rsa_other.public(),
-        "invalid_signature",
+        "key_not_found",
         algorithms=("RS256",),
     ),
+    # -- header identity is bound to the verifying key (go-jose#241's class) -------------------
+    # kid, jwk and x5c are never used to find a key; a key that was found must have the identity
+    # the header names, or the token is refused (never reported with another key's identity).
     Case(
-        "embedded-jwk-ignored-when-legit",
+        "embedded-jwk-other-key-legit-signature",
         lambda k: forge({"alg": "ES256", "jwk": _attacker_jwk(k)}, key=k.p256),
+        lambda k: k.p256.public(),
+        "key_not_found",
+        algorithms=("ES256",),
+    ),
+    Case(
+        "embedded-jwk-is-the-key",
+        lambda k: forge({"alg": "ES256", "jwk": k.p256.public().to_jwk()}, key=k.p256),
         lambda k: k.p256.public(),
         None,
         algorithms=("ES256",),
     ),
+    Case(
+        "x5c-is-the-key",
+        lambda k: forge({"alg": "RS256", "x5c": _x5c(k)}, key=k.rsa),
+        lambda k: k.rsa.public(),
+        None,
+        algorithms=("RS256",),
+    ),
+    *[
+        Case(f"identity-{name}", token, key, code, algorithms=algs)
+        for name, token, key, code, algs in (
+            ("single-key-other-kid", _es({"kid": "p256-2"}), _p256, "key_not_found", ("ES256",)),
+            ("single-key-same-kid", _es({"kid": "p256-1"}), _p256, None, ("ES256",)),
+            ("kidless-key-any-kid", _es({"kid": "p256-2"}), _p256_no_kid, None, ("ES256",)),
+            (
+                "single-key-other-kid-and-jwk",
+                _es({"kid": "p256-2", "jwk": {}}, jwk_of=lambda k: k.p256_other),
+                _p256,
+                "key_not_found",
+                ("ES256",),
+            ),
+            (
+                "same-kid-other-jwk",
+                _es({"kid": "p256-1", "jwk": {}}, jwk_of=lambda k: k.p256_other),
+                _p256,
+                "key_not_found",
+                ("ES256",),
+            ),
+            (
+                "keyset-kid-right-jwk-other",
+                _es({"kid": "p256-1", "jwk": {}}, jwk_of=lambda k: k.p256_other),
+                _ec_set,
+                "key_not_found",
+                ("ES256",),
+            ),
+            (
+                "resolver-key-other-kid",
+                _es({"kid": "p256-2"}),
+                lambda k: RecordingResolver({"p256-2": k.p256.public()}),
+                "key_not_found",
+                ("ES256",),
+            ),
+            (
+                "hmac-key-other-kid",
+                hs_token({**HS, "kid": "other"}),
+                hs,
+                "key_not_found",
+                ("HS256",),
+            ),
+            (
+                "hmac-key-with-jwk",
+                hs_token({**HS, "kid": "hs256", "jwk": {"kty": "EC"}}),
+                hs,
+                "malformed",
+                ("HS256",),
+            ),
+            ("jwk-not-object", _es({"jwk": "x"}), _p256, "malformed", ("ES256",)),
+            (
+                "jwk-private",
+                _es({"jwk": {}}, jwk_of=lambda k: k.p256, private=True),
+                _p256,
+                "malformed",
+                ("ES256",),
+            ),
+            (
+                "jwk-broken",
+                _es({"jwk": {"kty": "EC", "crv": "P-256"}}),
+                _p256,
+                "malformed",
+                ("ES256",),
+            ),
+            ("x5c-not-list", _es({"x5c": "MIIB"}), _p256, "malformed", ("ES256",)),
+            ("x5c-empty", _es({"x5c": []}), _p256, "malformed", ("ES256",)),
+            ("x5c-not-base64", _es({"x5c": ["%%%"]}), _p256, "malformed", ("ES256",)),
+            ("x5c-not-der", _es({"x5c": ["AAAA"]}), _p256, "malformed", ("ES256",)),
+        )
+    ],
     # -- kid is a lookup key only ------------------------------------------------------------
     *[
         Case(f"kid-{name}", _es({"kid": kid}), _ec_set, "key_not_found", algorithms=("ES256",))

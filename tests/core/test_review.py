@@ -299,27 +299,6 @@ def test_nesting_scan_is_linear_on_unterminated_escaped_strings() -> None:
     assert _code(lambda: _json.loads_object(text, "x")) == "malformed"
 
 
-@pytest.mark.parametrize("returned", [SECRET, None, "kid"])
-def test_a_resolver_returning_a_non_key_is_a_type_error(returned: object) -> None:
-    import asyncio
-
-    class Resolver:
-        def resolve_key(self, header: Any) -> Any:
-            return returned
-
-        async def aresolve_key(self, header: Any) -> Any:
-            return returned
-
-    token = jwtkit.encode({}, SECRET, "HS256")
-    with pytest.raises(TypeError, match="resolver"):
-        jwtkit.decode(token, Resolver(), ["HS256"])
-    with pytest.raises(TypeError, match="resolver"):
-        jws.verify(token, Resolver(), ["HS256"])
-    verifier = jwtkit.Verifier(Resolver(), algorithms=["HS256"])
-    with pytest.raises(TypeError, match="resolver"):
-        asyncio.run(verifier.averify(token))
-
-
 @pytest.mark.parametrize("unprotected", [{"b64": False}, {"crit": ["b64"]}, {"kid": 7}])
 def test_sign_json_refuses_unprotected_headers_verify_would_refuse(
     unprotected: dict[str, Any],

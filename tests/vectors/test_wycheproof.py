@@ -74,7 +74,28 @@ _PADDING_LOST = (
     "refused: test_padding_the_vectors_meant_is_refused)"
 )
 
+_KID_BOUND = (
+    "the modified header names kid 'X...' while the verifying key's kid is 'kid-...': a single key "
+    "with a kid is refused for another kid before any signature check, as a KeySet refuses it "
+    "(issue 13 item 17), so the answer is key_not_found"
+)
+_JWK_BOUND = (
+    "the header embeds the attacker's jwk; it is never used to verify, and a verifying key that is "
+    "not the embedded one is refused (go-jose#241: never report header identity the verifying key "
+    "does not have)"
+)
+_LOCAL_SET_MAY_MIX = (
+    "a local JWK Set is trusted and may mix an oct secret with public keys: each key is bound to "
+    "its alg and found by kid, so the HS256 token names the secret unambiguously (issue 13 item "
+    "21); a set fetched by JWKSClient refuses secrets and private members"
+)
+
 OVERRIDES: dict[tuple[str, int], Override] = {
+    ("jws", 8): Override("key_not_found", _KID_BOUND),
+    ("jws", 25): Override("key_not_found", _KID_BOUND),
+    ("jws", 40): Override("key_not_found", _KID_BOUND),
+    ("jws", 32): Override("key_not_found", _JWK_BOUND),
+    ("jwk", 1): Override(None, _LOCAL_SET_MAY_MIX),
     ("jws", 346): Override("key_mismatch", _PS256_BOUND),
     ("jws", 350): Override("key_mismatch", _PS256_BOUND),
     ("jws", 347): Override("unsupported_algorithm", _ES521),
