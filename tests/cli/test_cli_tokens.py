@@ -155,9 +155,12 @@ def test_verify_rsa_any_rsa_alg_by_default_but_not_other_families(
 def test_verify_wrong_key_is_invalid_signature(
     invoke: Invoke, ec: KeyFiles, tmp_path: Path
 ) -> None:
+    token = _token(ec.key)
+    kid = jwtkit.get_unverified_header(token).get("kid")
     other = tmp_path / "other.jwk"
-    other.write_text(json.dumps(Key.generate("EC").public().to_jwk()))
-    run = invoke("verify", _token(ec.key), "--key", str(other), "--now", str(NOW))
+    # Another key under the token's kid (a key with another kid is key_not_found: issue 13.17).
+    other.write_text(json.dumps({**Key.generate("EC").public().to_jwk(), "kid": kid}))
+    run = invoke("verify", token, "--key", str(other), "--now", str(NOW))
     assert run.exit_code == 1
     one_error_line(run, "invalid_signature")
     assert run.stdout == ""
