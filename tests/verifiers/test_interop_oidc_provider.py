@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,36 +59,56 @@ def _npm_install() -> None:
     )
 
 
-@pytest.fixture(scope="module")
-def provider() -> Iterator[dict[str, Any]]:
+class NodeRun:
+    """A running Node peer: its first stdout line (parsed JSON) and, once it stopped, stderr."""
+
+    def __init__(self, first: dict[str, Any]) -> None:
+        self.first = first
+        self.stderr = b""
+
+
+@contextmanager
+def node_script(script: str, env: dict[str, str]) -> Iterator[NodeRun]:
+    """Run ``script`` from tests/verifiers/node until the block ends; it must print one JSON
+    line on stdout once it listens (within 30 s)."""
     node = _node()
     _npm_install()
     proc = subprocess.Popen(
-        [node, "provider.mjs"],
+        [node, script],
         cwd=NODE_DIR,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env={**os.environ, "RESOURCE": RESOURCE, "NODE_ENV": "test"},
+        env={**os.environ, "NODE_ENV": "test", **env},
     )
     line: list[bytes] = []
     reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()))  # type: ignore[union-attr]
     reader.start()
     reader.join(30)
+    run: NodeRun | None = None
     try:
         if not line or not line[0]:
             proc.kill()
             _, err = proc.communicate(timeout=10)
-            pytest.fail(f"oidc-provider did not start: {err.decode(errors='replace')}")
-        yield json.loads(line[0])
+            pytest.fail(f"{script} did not start: {err.decode(errors='replace')}")
+        run = NodeRun(json.loads(line[0]))
+        yield run
     finally:
         if proc.poll() is None:
             proc.terminate()
         try:
-            proc.communicate(timeout=10)
+            _, err = proc.communicate(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.communicate(timeout=10)
+            _, err = proc.communicate(timeout=10)
+        if run is not None:
+            run.stderr = err
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[dict[str, Any]]:
+    with node_script("provider.mjs", {"RESOURCE": RESOURCE}) as run:
+        yield run.first
 
 
 @pytest.fixture(scope="module")
