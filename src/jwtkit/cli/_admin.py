@@ -36,6 +36,7 @@ __all__ = [
     "DataDir",
     "DatabaseURL",
     "admin_command",
+    "confirm",
     "load_cli_settings",
     "open_admin",
     "print_record",
@@ -197,6 +198,23 @@ def read_new_secret(from_stdin: bool, prompt: str) -> str:
     return value
 
 
+def confirm(question: str, *, yes: bool) -> None:
+    """Ask ``question`` on a terminal unless ``yes`` (``--yes``).
+
+    Raises:
+        CLIError: stdin is not a terminal and ``--yes`` was not given (exit 2), or the answer was
+            no (exit 1).
+    """
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise CLIError(
+            "stdin is not a terminal: confirm with --yes", code="usage", exit_code=EXIT_USAGE
+        )
+    if not typer.confirm(question, default=False):
+        raise CLIError("nothing changed", code="cancelled", exit_code=1)
+
+
 def timestamp(value: float | None) -> str:
     """``YYYY-MM-DD HH:MM:SSZ`` (UTC) for seconds since the epoch, ``-`` for None."""
     if value is None:
@@ -204,14 +222,20 @@ def timestamp(value: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(value)) + "Z"
 
 
+def _is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
 def print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
     """Print ``rows`` as a table titled ``title``; no cell is ever cut.
 
-    On a terminal a rich table whose cells fold onto more lines when the screen is narrow (ids
-    stay whole and copyable); otherwise (a pipe or a file) plain tab-separated lines under a
-    header, for ``cut`` and ``awk``.
+    On a terminal a rich table: a column whose cells hold no space (ids, names, kids) keeps each
+    cell whole on one line, so it can be copied into the next command; others fold onto more
+    lines when the screen is narrow (narrower than the narrowest table: the terminal wraps the
+    lines, nothing is dropped). Otherwise (a pipe or a file) plain tab-separated lines under
+    a ``#`` title and a header, for ``cut`` and ``awk``.
     """
-    if not sys.stdout.isatty():
+    if not _is_terminal():
         lines = [f"# {title}", "\t".join(columns), *("\t".join(row) for row in rows)]
         sys.stdout.write("\n".join(lines) + "\n")
         sys.stdout.flush()
@@ -220,11 +244,22 @@ def print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
     from rich.table import Table
 
     table = Table(title=title)
-    for column in columns:
-        table.add_column(column, overflow="fold")
+    needed = 1  # the left border; each column adds its width, padding, a border and a margin
+    for i, column in enumerate(columns):
+        cells = [row[i] for row in rows]
+        words = [column, *(w for cell in cells for w in cell.split(" "))]
+        width = max(len(w) for w in words)
+        if any(" " in cell for cell in cells):
+            table.add_column(column, overflow="fold", min_width=width)
+        else:
+            table.add_column(column, no_wrap=True, min_width=width)
+        needed += width + 4
     for row in rows:
         table.add_row(*row)
-    Console().print(table)
+    console = Console()
+    if needed > console.width:  # never squeeze a column to nothing: let the terminal wrap
+        console = Console(width=needed)
+    console.print(table)
 
 
 def print_record(data: dict[str, Any], *, as_json: bool, times: tuple[str, ...] = ()) -> None:

@@ -245,6 +245,9 @@ def read_token(token: str) -> str:
     Raises:
         CLIError: no token was given (exit 3 for empty stdin, 2 for an empty argument).
         jwtkit.errors.TokenTooLargeError: stdin holds more than :data:`MAX_INPUT_BYTES`.
+        jwtkit.errors.MalformedError: the text has no ``.`` at all, so it is no JWS or JWE
+            compact serialization (RFC 7515 §7.1, RFC 7516 §7.1): an opaque token such as a
+            refresh token, said in those words.
     """
     if token == "-":
         data = _stdin_bytes()
@@ -260,6 +263,13 @@ def read_token(token: str) -> str:
     text = _BEARER.sub("", text).strip()
     if not text:
         raise UsageError("the token is empty")
+    if "." not in text:
+        from jwtkit.errors import MalformedError
+
+        raise MalformedError(
+            "this is not a JWT (an opaque token?): a JWT has 3 (JWS) or 5 (JWE) parts "
+            "separated by '.'"
+        )
     return text
 
 

@@ -13,6 +13,8 @@ Layout (each module owns its commands and exposes ``register(app, keys_app)``):
 from __future__ import annotations
 
 import importlib
+import inspect
+import re
 
 import typer
 
@@ -50,4 +52,33 @@ def build_app() -> typer.Typer:
                 continue
             raise
         module.register(app, keys_app)
+    _tidy_help(app)
     return app
+
+
+_LITERAL = re.compile(r"``(.+?)``")
+
+
+def help_text(doc: str) -> str:
+    """A docstring as ``--help`` text (str): each paragraph on one line, so the terminal width
+    decides the wrapping, and reST literals (````x````) shown as ``'x'``. An indented paragraph
+    (an example) keeps its lines."""
+    paragraphs = []
+    for block in inspect.cleandoc(doc).split("\n\n"):
+        lines = block.splitlines()
+        if any(line.startswith(" ") for line in lines):
+            paragraphs.append(block)
+        else:
+            paragraphs.append(" ".join(line.strip() for line in lines))
+    return _LITERAL.sub(r"'\1'", "\n\n".join(paragraphs))
+
+
+def _tidy_help(app: typer.Typer) -> None:
+    """Give every command of ``app`` and its groups, at any depth, :func:`help_text` of its
+    docstring as help (typer would keep the docstring's own line breaks and markup)."""
+    for command in app.registered_commands:
+        if command.help is None and command.callback is not None and command.callback.__doc__:
+            command.help = help_text(command.callback.__doc__)
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            _tidy_help(group.typer_instance)

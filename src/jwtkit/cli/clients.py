@@ -17,6 +17,7 @@ from jwtkit.cli._admin import (
     DatabaseURL,
     DataDir,
     admin_command,
+    confirm,
     open_admin,
     print_record,
     print_table,
@@ -204,8 +205,7 @@ def clients_remove(
     config: ConfigFile = None,
 ) -> None:
     """Remove a client and end every session issued to it."""
-    if not yes:
-        typer.confirm(f"remove client {client_id} and end its sessions?", abort=True)
+    confirm(f"remove client {client_id} and end its sessions?", yes=yes)
     with open_admin(data_dir, database_url, config) as admin:
         ended = admin.remove_client(client_id)
     typer.echo(f"removed client {client_id}; ended {ended} session(s)")

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 from jwtkit.cli._common import (
     CLIError,
@@ -675,10 +676,45 @@ def encode(
 
 # ------------------------------------------------------------------------------------- register
 
+_TOKENISH = re.compile(r"-[A-Za-z0-9_.~+/=-]{7,}")
+
+
+class TokenCommand(TyperCommand):
+    """A command whose TOKEN argument may start with ``-``: a base64url token (or an opaque
+    refresh token) does one time in 64. An argument that is not one of the command's options,
+    starts with a single ``-``, is 8 or more token characters long and does not follow an
+    option that takes a value is moved behind ``--``, so ``jwtkit decode -abc...`` works like
+    ``jwtkit decode -- -abc...``; ``--bogus`` is still an unknown option."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """Move token-like ``-`` arguments behind ``--``, then parse as click does."""
+        if "--" in args:
+            return super().parse_args(ctx, args)
+        names: dict[str, bool] = {}
+        for param in self.params:
+            takes_value = not getattr(param, "is_flag", False)
+            for name in (*param.opts, *param.secondary_opts):
+                names[name] = takes_value
+        keep: list[str] = []
+        tokens: list[str] = []
+        for arg in args:
+            after_option = bool(keep) and names.get(keep[-1], False)
+            if (
+                not after_option
+                and not arg.startswith("--")
+                and arg not in names
+                and _TOKENISH.fullmatch(arg)
+            ):
+                tokens.append(arg)
+            else:
+                keep.append(arg)
+        return super().parse_args(ctx, [*keep, "--", *tokens] if tokens else keep)
+
+
 
 def register(app: typer.Typer, keys_app: typer.Typer) -> None:
     """Add ``decode``, ``verify`` and ``encode`` to the ``jwtkit`` app (``keys_app`` is unused)."""
     del keys_app
-    app.command("decode", epilog=_DECODE_EPILOG)(decode)
-    app.command("verify", epilog=_VERIFY_EPILOG)(verify)
+    app.command("decode", epilog=_DECODE_EPILOG, cls=TokenCommand)(decode)
+    app.command("verify", epilog=_VERIFY_EPILOG, cls=TokenCommand)(verify)
     app.command("encode", epilog=_ENCODE_EPILOG)(encode)

@@ -17,6 +17,7 @@ from jwtkit.cli._admin import (
     DatabaseURL,
     DataDir,
     admin_command,
+    confirm,
     open_admin,
     print_record,
     print_table,
@@ -63,8 +64,8 @@ def users_add(
 ) -> None:
     """Add a user; the password is stored only as an argon2id hash.
 
-    The password needs at least ``password_min_length`` characters (8 by default, NIST SP
-    800-63B). Piped: ``printf '%s' "$PW" | jwtkit users add alice --password-stdin``.
+    The password needs at least password_min_length characters (8 by default, NIST SP
+    800-63B). From a script: printf '%s' "$PW" | jwtkit users add alice --password-stdin
     """
     with open_admin(data_dir, database_url, config) as admin:
         admin.ensure_new_user(name)  # say so before asking for a password
@@ -151,8 +152,7 @@ def users_delete(
     config: ConfigFile = None,
 ) -> None:
     """Delete a user: its sessions end and its access tokens are void from now."""
-    if not yes:
-        typer.confirm(f"delete user {name} and end its sessions?", abort=True)
+    confirm(f"delete user {name} and end its sessions?", yes=yes)
     with open_admin(data_dir, database_url, config) as admin:
         ended = admin.delete_user(name)
     typer.echo(f"deleted {name}; ended {ended} session(s)")

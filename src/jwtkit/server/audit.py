@@ -2,10 +2,11 @@
 
 Events: ``login_succeeded``, ``login_failed``, ``login_rate_limited``, ``token_issued``,
 ``refresh_reuse``, ``revocation``, ``logout``, ``key_rotated``, ``key_promoted``, and the admin
-actions (``user_added``, ``user_disabled``, ``password_set``, ``client_added``,
-``session_revoked``, ``user_sessions_revoked``). Fields are identifiers only (username, sub,
-client_id, sid, jti, kid, client address); no token, secret or password is ever passed in, and
-:func:`audit` drops any field whose name suggests one.
+actions (``user_added``, ``user_disabled``, ``user_enabled``, ``user_deleted``,
+``user_scope_set``, ``password_set``, ``client_added``, ``client_updated``,
+``client_secret_rotated``, ``client_removed``, ``session_revoked``, ``user_sessions_revoked``).
+Fields are identifiers only (username, sub, client_id, sid, jti, kid, client address); no token,
+secret or password is ever passed in, and :func:`audit` drops any field whose name suggests one.
 """
 
 from __future__ import annotations

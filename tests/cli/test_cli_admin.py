@@ -1,0 +1,300 @@
+"""The admin commands (issue 15 items 4 and 5): users and clients from creation to removal, the
+password policy, non-terminal stdin, tables that never cut an id, and one audit event per change.
+
+Each test runs the real app in process (typer's CliRunner) on a SQLite data dir, and checks the
+outcome in the database through the service's own store.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from jwtkit.cli.app import build_app
+from jwtkit.server import Settings, build_services
+from jwtkit.server.runtime import Services
+
+FAST = {"password_time_cost": 1, "password_memory_kib": 8, "password_parallelism": 1}
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name, value in FAST.items():
+        monkeypatch.setenv(f"JWTKIT_{name.upper()}", str(value))
+    for name in ("JWTKIT_CONFIG", "JWTKIT_DATABASE_URL", "JWTKIT_REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path / "data"
+
+
+Admin = Callable[..., Any]
+
+
+@pytest.fixture
+def admin(data_dir: Path) -> Admin:
+    """Run ``jwtkit ARGS --data-dir DIR``; assert the exit code; return the result."""
+    runner = CliRunner(env={"NO_COLOR": "1", "COLUMNS": "60"})
+
+    def _run(*args: str, input: str | None = None, code: int = 0) -> Any:
+        result = runner.invoke(build_app(), [*args, "--data-dir", str(data_dir)], input=input)
+        assert result.exit_code == code, (args, result.stdout, result.stderr)
+        return result
+
+    return _run
+
+
+@pytest.fixture
+def services(data_dir: Path) -> Iterator[Callable[[], Services]]:
+    """Open the same data dir through the service layer (closed at the end)."""
+    opened: list[Services] = []
+
+    def _open() -> Services:
+        opened.append(build_services(Settings(data_dir=data_dir, **FAST)))
+        return opened[-1]
+
+    yield _open
+    for s in opened:
+        s.close()
+
+
+def events(result: Any) -> list[dict[str, Any]]:
+    """The audit events (JSON lines) a command wrote to stderr."""
+    return [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+
+
+def start_session(svc: Services, username: str, client_id: str) -> str:
+    """A session of ``username`` through ``client_id``, as a login makes it; returns its sid."""
+    user = svc.store.get_user(username)
+    assert user is not None
+    now = time.time()
+    session, _ = svc.store.create_session(
+        user=user,
+        client_id=client_id,
+        scope="read",
+        token_hash=secrets.token_hex(32),
+        now=now,
+        refresh_exp=now + 3600,
+        access_exp=now + 900,
+    )
+    return session.sid
+
+
+def active(svc: Services, sid: str) -> bool:
+    session = svc.store.get_session(sid)
+    return session is not None and session.revoked_at is None
+
+
+def test_users_show_set_scope_disable_enable_delete(admin: Admin, services: Any) -> None:
+    added = admin(
+        "users", "add", "alice", "--password-stdin", "--scope", "read", input="pw-alice\n"
+    )
+    assert [e["event"] for e in events(added)] == ["user_added"]
+    admin("clients", "add", "web", "--public")
+    shown = json.loads(admin("users", "show", "alice", "--json").stdout)
+    assert (shown["username"], shown["scope"], shown["disabled"]) == ("alice", "read", False)
+    assert shown["active_sessions"] == 0
+    assert "password" not in json.dumps(shown) and "argon2" not in json.dumps(shown)
+    assert "username: alice" in admin("users", "show", "alice").stdout
+    admin("users", "show", "nobody", code=1)
+
+    scoped = admin("users", "set-scope", "alice", "--scope", "read write", "--scope", "admin")
+    assert [e["event"] for e in events(scoped)] == ["user_scope_set"]
+    assert json.loads(admin("users", "show", "alice", "--json").stdout)["scope"] == (
+        "read write admin"
+    )
+    admin("users", "set-scope", "alice", "--scope", 'bad"scope', code=2)
+    admin("users", "set-scope", "nobody", "--scope", "read", code=1)
+
+    svc = services()
+    sid = start_session(svc, "alice", "web")
+    disabled = admin("users", "disable", "alice")
+    assert "ended 1 session(s)" in disabled.stdout
+    assert "user_disabled" in [e["event"] for e in events(disabled)]
+    assert not active(svc, sid)
+    assert svc.store.get_user("alice").disabled is True  # type: ignore[union-attr]
+
+    enabled = admin("users", "enable", "alice")
+    assert [e["event"] for e in events(enabled)] == ["user_enabled"]
+    assert svc.store.get_user("alice").disabled is False  # type: ignore[union-attr]
+    assert not active(svc, sid)  # enabling never revives an ended session
+    admin("users", "enable", "nobody", code=1)
+
+    second = start_session(svc, "alice", "web")
+    refused = admin("users", "delete", "alice", input="y\n", code=2)  # not a terminal: --yes
+    assert refused.stderr == "jwtkit: usage: stdin is not a terminal: confirm with --yes\n"
+    assert svc.store.get_user("alice") is not None
+    deleted = admin("users", "delete", "alice", "--yes")
+    assert "ended 1 session(s)" in deleted.stdout
+    assert "user_deleted" in [e["event"] for e in events(deleted)]
+    assert svc.store.get_user("alice") is None and svc.store.get_session(second) is None
+    # The revocation outlives the rows: the deleted user's access tokens stay void.
+    assert svc.store.revoked_grain({"sid": second, "sub": "x", "jti": "y", "iat": 0}) == "sid"
+    admin("users", "delete", "alice", "--yes", code=1)
+    admin("users", "add", "alice", "--password-stdin", input="pw-alice-2\n")  # the name is free
+
+
+def test_clients_show_update_rotate_secret_remove(admin: Admin, services: Any) -> None:
+    from jwtkit.server.oauth import ClientCredentials, OAuthError
+
+    admin("users", "add", "bob", "--password-stdin", input="pw-bob-pw\n")
+    admin("clients", "add", "api", "--secret-stdin", "--scope", "read", input="old-secret\n")
+    shown = json.loads(admin("clients", "show", "api", "--json").stdout)
+    assert shown["grant_types"] == ["password", "refresh_token", "client_credentials"]
+    assert (shown["public"], shown["scope"], shown["audience"]) == (False, "read", None)
+    assert "secret" not in json.dumps(shown)
+    assert "client_id: api" in admin("clients", "show", "api").stdout
+    admin("clients", "show", "nobody", code=1)
+
+    updated = admin(
+        "clients",
+        "update",
+        "api",
+        "--grant",
+        "client_credentials",
+        "--scope",
+        "read write",
+        "--audience",
+        "https://rs.example",
+    )
+    [event] = events(updated)
+    assert event["event"] == "client_updated"
+    assert event["fields"] == ["grant_types", "scope", "audience"]
+    shown = json.loads(admin("clients", "show", "api", "--json").stdout)
+    assert shown["grant_types"] == ["client_credentials"]
+    assert (shown["scope"], shown["audience"]) == ("read write", "https://rs.example")
+    admin("clients", "update", "api", "--no-scope", "--audience", "")
+    shown = json.loads(admin("clients", "show", "api", "--json").stdout)
+    assert (shown["scope"], shown["audience"]) == ("", None)
+    admin("clients", "update", "api", code=2)  # nothing to change
+    admin("clients", "update", "api", "--grant", "implicit", code=2)
+    admin("clients", "update", "nobody", "--scope", "read", code=1)
+    admin("clients", "add", "web", "--public")
+    admin("clients", "update", "web", "--grant", "client_credentials", code=2)
+
+    svc = services()
+
+    def authenticates(secret: str) -> bool:
+        try:
+            svc.service.authenticate_client(ClientCredentials("api", secret, "client_secret_basic"))
+        except OAuthError:
+            return False
+        return True
+
+    assert authenticates("old-secret")
+    rotated = admin("clients", "rotate-secret", "api", "--secret-stdin", input="new-secret\n")
+    assert [e["event"] for e in events(rotated)] == ["client_secret_rotated"]
+    assert "new-secret" not in rotated.stderr + rotated.stdout
+    assert authenticates("new-secret") and not authenticates("old-secret")
+    admin("clients", "rotate-secret", "web", "--secret-stdin", input="s-secret\n", code=2)
+    admin("clients", "rotate-secret", "nobody", "--secret-stdin", input="s\n", code=1)
+
+    sid_web = start_session(svc, "bob", "web")
+    sid_api = start_session(svc, "bob", "api")
+    removed = admin("clients", "remove", "web", "--yes")
+    assert "ended 1 session(s)" in removed.stdout
+    assert "client_removed" in [e["event"] for e in events(removed)]
+    assert svc.store.get_client("web") is None
+    assert not active(svc, sid_web) and active(svc, sid_api)
+    admin("clients", "remove", "web", "--yes", code=1)
+
+
+@pytest.mark.parametrize(
+    ("env", "password", "code"),
+    [
+        ({}, "1", 2),
+        ({}, "seven77", 2),
+        ({}, "eight888", 0),
+        ({}, "\u00e9" * 8, 0),  # code points, not bytes
+        ({"JWTKIT_PASSWORD_MIN_LENGTH": "12"}, "eleven-char", 2),
+        ({"JWTKIT_PASSWORD_MIN_LENGTH": "12"}, "twelve-chars", 0),
+        ({}, "x" * 1025, 2),
+    ],
+)
+def test_password_policy(
+    admin: Admin,
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    password: str,
+    code: int,
+) -> None:
+    """NIST SP 800-63B §3.1.1.2: at least 8 characters by default, configurable."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    result = admin("users", "add", "carol", "--password-stdin", input=password + "\n", code=code)
+    if code:
+        assert result.stderr.strip().splitlines()[-1].startswith("jwtkit: invalid_value: ")
+        assert password not in result.stderr
+        admin("users", "show", "carol", code=1)  # nothing stored
+    admin("users", "add", "dave", "--password-stdin", input="long-enough-pw\n")
+    admin("users", "set-password", "dave", "--password-stdin", input=password + "\n", code=code)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("users", "add", "erin"),
+        ("users", "set-password", "erin"),
+        ("clients", "add", "svc"),
+        ("clients", "rotate-secret", "svc"),
+    ],
+)
+def test_non_terminal_stdin_without_the_stdin_option(
+    admin: Admin, script: Callable[..., Any], data_dir: Path, args: tuple[str, ...]
+) -> None:
+    """A piped value without --password-stdin/--secret-stdin: one line saying what to do, exit 2,
+    no GetPassWarning and no 'interrupted' (exit 130)."""
+    admin("users", "add", "erin", "--password-stdin", input="pw-erin-1\n")
+    admin("clients", "add", "svc", "--secret-stdin", input="svc-secret\n")
+    if args[1] == "add":
+        args = (args[0], args[1], args[2] + "-2")
+    result = script(*args, "--data-dir", str(data_dir), input="piped-secret\n")
+    assert result.returncode == 2, result.stderr
+    flag = "--password-stdin" if args[0] == "users" else "--secret-stdin"
+    assert result.stderr.splitlines() == [
+        f"jwtkit: usage: stdin is not a terminal: pipe the value with {flag}"
+    ]
+
+
+def test_tables_never_cut_ids(
+    admin: Admin, services: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`sessions list` showed `6llEK65V…`, which `sessions revoke` needs: every id stays whole,
+    in a pipe (plain lines) and on a narrow terminal (rich table)."""
+    from jwtkit.cli import _admin
+
+    admin("users", "add", "frank", "--password-stdin", input="pw-frank-1\n")
+    admin("clients", "add", "a-client-with-a-rather-long-client-identifier", "--public")
+    svc = services()
+    sid = start_session(svc, "frank", "a-client-with-a-rather-long-client-identifier")
+    piped = admin("sessions", "list", "frank").stdout
+    assert sid in piped and "a-client-with-a-rather-long-client-identifier" in piped
+    row = piped.splitlines()[2].split("\t")
+    assert row[0] == sid
+
+    monkeypatch.setattr(_admin, "_is_terminal", lambda: True)
+    monkeypatch.setenv("COLUMNS", "40")
+    _admin.print_table(
+        "sessions of frank",
+        ["sid", "client_id", "scope", "created"],
+        [[sid, "a-client-with-a-rather-long-client-identifier", "read write", "2026-12-01 Z"]],
+    )
+    out = capsys.readouterr().out
+    assert sid in out and "a-client-with-a-rather-long-client-identifier" in out
+    assert "\u2026" not in out  # no ellipsis anywhere
+
+
+def test_settings_errors_one_line_per_field(admin: Admin, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings errors are one line naming each bad field, not pydantic's dump."""
+    monkeypatch.setenv("JWTKIT_ACCESS_TOKEN_TTL", "soon")
+    monkeypatch.setenv("JWTKIT_PASSWORD_MIN_LENGTH", "0")
+    result = admin("users", "list", code=2)
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("jwtkit: usage: invalid settings: ")
+    assert "access_token_ttl" in line and "password_min_length" in line
+    assert "errors.pydantic.dev" not in line and "input_value" not in line
