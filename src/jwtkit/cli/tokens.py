@@ -711,7 +711,6 @@ class TokenCommand(TyperCommand):
         return super().parse_args(ctx, [*keep, "--", *tokens] if tokens else keep)
 
 
-
 def register(app: typer.Typer, keys_app: typer.Typer) -> None:
     """Add ``decode``, ``verify`` and ``encode`` to the ``jwtkit`` app (``keys_app`` is unused)."""
     del keys_app
