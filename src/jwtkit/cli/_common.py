@@ -89,6 +89,7 @@ EXIT_CODES: Mapping[str, int] = {
     "missing_claim": 45,
     "invalid_claim": 46,
     "revoked": 50,
+    "revocation_unavailable": 51,
 }
 
 _OTHER_ROWS: tuple[tuple[int, str, str], ...] = (
