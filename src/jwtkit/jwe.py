@@ -1173,17 +1173,18 @@ class Encryption:
             raise TypeError(f"encryption is missing {exc.args[0]!r}") from None
 
 
-def encrypt_jwt(plaintext: bytes, spec: Encryption | Mapping[str, Any], nested: bool) -> str:
-    """Encrypt a JWT: ``plaintext`` is a claims set (JSON), or a JWS when ``nested`` (then the
-    JWE header says ``cty: JWT``, RFC 7519 §5.2). Returns the compact JWE (str).
+def encrypt_jwt(
+    plaintext: bytes, spec: Encryption | Mapping[str, Any], defaults: Mapping[str, Any]
+) -> str:
+    """Encrypt a JWT (RFC 7519 §5.2): ``plaintext`` is a claims set (JSON), or a JWS (then
+    ``defaults`` has ``cty: JWT``, §11.2); ``spec.headers`` override ``defaults``. Returns the
+    compact JWE (str).
 
     Raises:
         the errors of :func:`encrypt`; TypeError for a bad ``spec``.
     """
     enc = Encryption.of(spec)
-    headers = dict(enc.headers or {})
-    if nested:
-        headers.setdefault("cty", "JWT")
+    headers = {**defaults, **(enc.headers or {})}
     return encrypt(
         plaintext,
         enc.key,
@@ -1194,18 +1195,35 @@ def encrypt_jwt(plaintext: bytes, spec: Encryption | Mapping[str, Any], nested: 
     )
 
 
-def split_algorithms(algorithms: Sequence[str]) -> tuple[list[str], list[str]]:
-    """Split a JWT ``algorithms`` list into (JWS ``alg`` values, JWE ``alg`` values).
+def jwt_decrypter(
+    key: KeyLike,
+    algorithms: Sequence[str],
+    encryption_algorithms: Sequence[str],
+    compression_algorithms: Sequence[str],
+    **options: Any,
+) -> tuple[Decrypter, list[str]]:
+    """For :class:`jwtkit.Verifier`: split ``algorithms`` into its JWE ``alg`` values (for the
+    returned :class:`Decrypter`) and its JWS ``alg`` values (returned, for a nested JWT's inner
+    JWS; may be empty, and never ``none``).
 
     Raises:
-        TypeError: not a list of str; UnsupportedAlgorithmError: a name in neither table.
+        TypeError / ValueError: bad lists, or no JWE ``alg`` among ``algorithms``;
+        UnsupportedAlgorithmError: a name in neither table.
     """
     from jwtkit.jwa import ALGORITHMS, KEY_MANAGEMENT
 
     names = _names(algorithms, "algorithms")
-    jws_algs = [a for a in names if a in ALGORITHMS]
-    jwe_algs = [a for a in names if a in KEY_MANAGEMENT]
     for name in names:
         if name not in ALGORITHMS and name not in KEY_MANAGEMENT:
             get_key_management(name)  # raises UnsupportedAlgorithmError
-    return jws_algs, jwe_algs
+    jwe_algs = [a for a in names if a in KEY_MANAGEMENT]
+    if not jwe_algs:
+        raise ValueError("with encryption_algorithms, algorithms must name the JWE alg values")
+    decrypter = Decrypter(
+        key,
+        algorithms=jwe_algs,
+        encryption_algorithms=encryption_algorithms,
+        compression_algorithms=compression_algorithms,
+        **options,
+    )
+    return decrypter, [a for a in names if a in ALGORITHMS]

@@ -26,6 +26,7 @@ from jwtkit.errors import (
     InvalidIssuerError,
     InvalidTypeError,
     JWTKitError,
+    KeyNotFoundError,
     MalformedError,
     MissingClaimError,
     NotYetValidError,
@@ -160,6 +161,15 @@ class Verifier:
         max_token_size: cap on the token, bytes (default 16384); checked first.
         max_header_size: cap on the encoded header, bytes (default 4096).
         max_depth: cap on JSON nesting (default 16).
+        encryption_algorithms: allowed JWE ``enc`` values. When given, tokens must be JWEs (five
+            segments; a JWS is refused) and ``algorithms`` must also name the JWE ``alg``
+            values (e.g. ``["RSA-OAEP-256", "ES256"]``). A JWE with ``cty: JWT`` is a nested JWT:
+            its inner JWS is verified with ``key`` and the JWS ``algorithms``, never with the key
+            that decrypted it; any other JWE plaintext is the claims set (RFC 7519 §5.2, §11.2).
+            When None (default), tokens must be JWSs and a JWE is refused.
+        compression_algorithms: allowed JWE ``zip`` values: ``()`` or ``("DEF",)``.
+        decryption_key: the key(s) that decrypt (as :class:`jwtkit.jwe.Decrypter` takes);
+            default: ``key``, keys picked by ``kid``, ``use: enc`` and ``key_ops``.
 
     Raises:
         TypeError / ValueError: bad arguments (``algorithms`` a str or empty, ``leeway`` negative
@@ -173,6 +183,7 @@ class Verifier:
         "_audiences",
         "_header_cache",
         "_issuers",
+        "_jwe",
         "_key",
         "_leeway",
         "_policy",
@@ -198,9 +209,28 @@ class Verifier:
         max_token_size: int = DEFAULT_MAX_TOKEN_SIZE,
         max_header_size: int = DEFAULT_MAX_HEADER_SIZE,
         max_depth: int = DEFAULT_MAX_DEPTH,
+        encryption_algorithms: Sequence[str] | None = None,
+        compression_algorithms: Sequence[str] = (),
+        decryption_key: KeyLike | None = None,
     ) -> None:
-        self._policy = Policy.build(
-            algorithms, allow_weak_keys, max_token_size, max_header_size, max_depth
+        self._jwe: Any = None
+        if encryption_algorithms is not None:  # JWE only when asked: never auto-detected
+            from jwtkit.jwe import jwt_decrypter
+
+            self._jwe, algorithms = jwt_decrypter(
+                decryption_key if decryption_key is not None else key,
+                algorithms,
+                encryption_algorithms,
+                compression_algorithms,
+                allow_weak_keys=allow_weak_keys,
+                max_token_size=max_token_size,
+                max_header_size=max_header_size,
+                max_depth=max_depth,
+            )
+        self._policy = (
+            Policy.build(algorithms, allow_weak_keys, max_token_size, max_header_size, max_depth)
+            if algorithms or self._jwe is None
+            else Policy(frozenset(), allow_weak_keys, max_token_size, max_header_size, max_depth)
         )
         self._key = as_key_source(key, self._policy)
         self._any_aud = audience is ANY_AUDIENCE
@@ -314,11 +344,39 @@ class Verifier:
             AlgorithmNotAllowedError, UnsupportedCriticalHeaderError, InvalidTypeError,
             KeyNotFoundError, KeyMismatchError, WeakKeyError, InvalidSignatureError, and the claim
             errors (ExpiredError, NotYetValidError, ImmatureError, InvalidAudienceError,
-            InvalidIssuerError, MissingClaimError, InvalidClaimError).
+            InvalidIssuerError, MissingClaimError, InvalidClaimError); with
+            ``encryption_algorithms`` also DecryptionError, LimitExceededError, InvalidKeyError.
         """
+        if self._jwe is not None:
+            return self._open_jwe(token, now)
         data, h, p, s = split_compact(token, self._policy.max_token_size)
         header, algorithm = self._header(h)
         return self._finish(data, h, p, s, header, algorithm, None, now)
+
+    def _open_jwe(self, token: str | bytes, now: float | None) -> VerifiedToken:
+        # An encrypted JWT (RFC 7519 §5.2) or, with cty JWT, a nested one (§5.2, §11.2).
+        if not isinstance(token, str | bytes) or token[:1] in ("{", b"{"):
+            raise MalformedError("a JWT is a compact JWE or JWS (RFC 7519 §1)")
+        opened = self._jwe.decrypt_detailed(token)
+        cty = opened.header.get("cty")
+        if cty is not None and _normalize_typ(cty) == "jwt":
+            data, h, p, s = split_compact(opened.plaintext, self._policy.max_token_size)
+            header, algorithm = self._header(h)
+            dec = opened.key  # never verifies the inner JWS, whatever the key source holds
+            keys = [
+                k
+                for k in candidate_keys(self._key, header)
+                if k is not dec and not (k.is_symmetric and dec.is_symmetric and k.raw == dec.raw)
+            ]
+            if not keys:
+                raise KeyNotFoundError("no signature key for the inner JWS of a nested JWT")
+            return self._finish(data, h, p, s, header, algorithm, keys, now)
+        typ = opened.header.get("typ")
+        if self._typ is not None and (typ is None or _normalize_typ(typ) != self._typ):
+            raise InvalidTypeError(f"token 'typ' is not {self._typ!r}")
+        claims = _json.loads_object(opened.plaintext, "claims", self._policy.max_depth)
+        self._check_claims(claims, time.time() if now is None else _check_now(now))
+        return VerifiedToken(dict(opened.header), claims, opened.key)
 
     def verify(self, token: str | bytes, now: float | None = None) -> dict[str, Any]:
         """Verify a compact JWT (signature and claims) and return its claims (dict).
@@ -330,6 +388,8 @@ class Verifier:
     async def averify_detailed(self, token: str | bytes, now: float | None = None) -> VerifiedToken:
         """Like :meth:`verify_detailed`, awaiting the key source's ``aresolve_key`` if it has one
         (so an async JWK Set client can fetch keys without blocking the event loop)."""
+        if self._jwe is not None:
+            return self._open_jwe(token, now)
         data, h, p, s = split_compact(token, self._policy.max_token_size)
         header, algorithm = self._header(h)
         keys: Sequence[Key] | None = None
@@ -429,6 +489,9 @@ def decode(
     now: float | None = None,
     allow_weak_keys: bool = False,
     max_token_size: int = DEFAULT_MAX_TOKEN_SIZE,
+    encryption_algorithms: Sequence[str] | None = None,
+    compression_algorithms: Sequence[str] = (),
+    decryption_key: KeyLike | None = None,
 ) -> dict[str, Any]:
     """Verify a compact JWT's signature and claims and return the claims (RFC 7519 §7.2).
 
@@ -452,6 +515,9 @@ def decode(
         subject=subject,
         allow_weak_keys=allow_weak_keys,
         max_token_size=max_token_size,
+        encryption_algorithms=encryption_algorithms,
+        compression_algorithms=compression_algorithms,
+        decryption_key=decryption_key,
     ).verify(token, now)
 
 
@@ -465,11 +531,12 @@ def _claim_value(value: Any) -> Any:
 
 def encode(
     claims: Mapping[str, Any],
-    key: Key | bytes | str,
+    key: Key | bytes | str | None,
     algorithm: str | None = None,
     headers: Mapping[str, Any] | None = None,
     *,
     allow_weak_keys: bool = False,
+    encryption: Any = None,
 ) -> str:
     """Sign a JWT Claims Set and return a compact JWT (RFC 7519 §7.1).
 
@@ -482,9 +549,14 @@ def encode(
         headers: extra header parameters; ``typ`` defaults to ``"JWT"`` (pass ``"at+jwt"`` for
             access tokens, RFC 9068 §2.1, or ``None`` to omit); ``kid`` defaults to the key's.
         allow_weak_keys: allow RSA keys < 2048 bits and HMAC secrets shorter than the hash.
+        encryption: a :class:`jwtkit.jwe.Encryption` (or a mapping with ``key``, ``alg``,
+            ``enc`` and optional ``zip``, ``headers``) to encrypt the JWT (RFC 7519 §5.2): with
+            a ``key``, the signed JWT becomes a nested JWT (JWE with ``cty: JWT``, §11.2);
+            with ``key=None``, the claims set is encrypted unsigned (``headers`` then go in the
+            JWE header).
 
     Returns:
-        The compact JWT (str).
+        The compact JWT (str): a JWS, or a JWE with ``encryption``.
 
     Raises:
         MalformedError: claims not a JSON object or not serializable; and the errors of
@@ -503,6 +575,12 @@ def encode(
         if isinstance(claims.get(name), _dt.datetime):
             body = {k: _claim_value(v) if k in _DATE_CLAIMS else v for k, v in claims.items()}
             break
+    if key is None:
+        if encryption is None:
+            raise TypeError("key is required (or key=None with encryption= for a JWE JWT)")
+        from jwtkit.jwe import encrypt_jwt
+
+        return encrypt_jwt(_json.dumps(body), encryption, {"typ": "JWT", **(headers or {})})
     if type(key) is not Key:
         key = pyca_key(key) or Key.from_material(key)  # type: ignore[arg-type]
     prepared = None
@@ -538,7 +616,12 @@ def encode(
                 pass
     head, algobj, raw = prepared
     signing_input = head + b64e(_json.dumps(body))
-    return (signing_input + b"." + b64e(algobj.sign(raw, signing_input))).decode("ascii")
+    token = signing_input + b"." + b64e(algobj.sign(raw, signing_input))
+    if encryption is not None:
+        from jwtkit.jwe import encrypt_jwt
+
+        return encrypt_jwt(token, encryption, {"cty": "JWT"})
+    return token.decode("ascii")
 
 
 def _split_unverified(token: str | bytes) -> tuple[bytes, bytes]:

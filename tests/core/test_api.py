@@ -71,6 +71,7 @@ def test_import_loads_no_http_sql_redis_or_framework_module() -> None:
     roots = {name.split(".")[0] for name in loaded}
     assert not roots & set(FORBIDDEN_MODULES), sorted(roots & set(FORBIDDEN_MODULES))
     jwtkit_modules = {name for name in loaded if name.startswith("jwtkit")}
+    assert "jwtkit.jwe" not in jwtkit_modules  # JWS-only use never loads JWE (DESIGN §1)
     assert jwtkit_modules <= {
         "jwtkit",
         "jwtkit._b64",
