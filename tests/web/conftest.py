@@ -127,6 +127,26 @@ class TinyOP:
         }
 
 
+class DeferredASGI:
+    """An app slot, so that a server can listen (and know its port) before its app exists."""
+
+    def __init__(self) -> None:
+        self.app: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
+class DeferredWSGI:
+    """The same for a WSGI app."""
+
+    def __init__(self) -> None:
+        self.app: Any = None
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        return self.app(environ, start_response)
+
+
 def at_hash(token: str) -> str:
     digest = hashlib.sha256(token.encode()).digest()
     return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()

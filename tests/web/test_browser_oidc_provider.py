@@ -19,29 +19,10 @@ from verifiers.conftest import UvicornThread, WerkzeugThread
 from verifiers.test_interop_oidc_provider import node_script
 
 from .browser import WebEnv, chromium, run
+from .conftest import DeferredASGI, DeferredWSGI
 
 pytestmark = pytest.mark.slow
 RESOURCE = "https://api.notes.test"
-
-
-class DeferredASGI:
-    """An app slot, so that a server can listen (and know its port) before its app exists."""
-
-    def __init__(self) -> None:
-        self.app: Any = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.app(scope, receive, send)
-
-
-class DeferredWSGI:
-    """The same for a WSGI app."""
-
-    def __init__(self) -> None:
-        self.app: Any = None
-
-    def __call__(self, environ: Any, start_response: Any) -> Any:
-        return self.app(environ, start_response)
 
 
 def _client(client_id: str, url: str) -> dict[str, Any]:
