@@ -10,6 +10,8 @@ lifespan; the endpoints live in :mod:`jwtkit.server.routes`, one module per conc
   ``/.well-known/oauth-authorization-server`` and ``/.well-known/openid-configuration``
   (RFC 8414).
 * :mod:`~jwtkit.server.routes.operations`: ``GET /healthz``, ``/readyz``, ``/metrics``.
+* :mod:`~jwtkit.server.routes.revocations_feed`: ``GET /revocations/events`` (long poll),
+  ``/revocations/snapshot``: the revocation feed for verifiers.
 """
 
 from __future__ import annotations
@@ -20,14 +22,21 @@ from fastapi import FastAPI
 
 from jwtkit.server.asgi import BodyLimit, Latency
 from jwtkit.server.errors import install_error_handlers
-from jwtkit.server.routes import metadata, operations, revocation, sessions, token
+from jwtkit.server.routes import (
+    metadata,
+    operations,
+    revocation,
+    revocations_feed,
+    sessions,
+    token,
+)
 from jwtkit.server.runtime import Services, build_services
 from jwtkit.server.settings import Settings
 from jwtkit.store.sql import SQLStore
 
 __all__ = ["Services", "build_services", "create_app"]
 
-ROUTERS = (token, revocation, sessions, metadata, operations)
+ROUTERS = (token, revocation, sessions, metadata, operations, revocations_feed)
 
 
 def create_app(

@@ -29,4 +29,7 @@ def metadata(settings: Settings) -> dict[str, Any]:
         "introspection_endpoint_auth_methods_supported": _CLIENT_AUTH[:2],
         "access_token_signing_alg_values_supported": list(SIGNING_ALGORITHMS),
         "service_documentation": f"{issuer}/docs",
+        # The revocation feed (jwtkit extension; jwtkit.middleware.listener finds it here).
+        "revocation_events_endpoint": f"{issuer}/revocations/events",
+        "revocation_snapshot_endpoint": f"{issuer}/revocations/snapshot",
     }

@@ -1,4 +1,4 @@
-"""Assembly of one token-service instance without HTTP: store, Redis mirror, keys, service.
+"""Assembly of one token-service instance without HTTP: store, revocation relay, keys, service.
 
 :func:`build_services` is shared by the ASGI app (:func:`jwtkit.server.create_app`) and the admin
 CLI, which works on the same database without importing the web stack.
@@ -23,7 +23,8 @@ from jwtkit.server.ratelimit import (
     LocalRateLimiter,
     LoginRateLimiter,
 )
-from jwtkit.server.service import RevocationPublisher, TokenService
+from jwtkit.server.relay import RevocationRelay
+from jwtkit.server.service import TokenService
 from jwtkit.server.settings import Settings
 from jwtkit.store.sql import SQLStore
 
@@ -42,47 +43,53 @@ class Services:
     keys: KeyManager
     service: TokenService
     metrics: Metrics
-    publisher: RevocationPublisher
+    relay: RevocationRelay
     redis: Any | None
     clock: Callable[[], float]
     owns_store: bool
 
     def resync(self) -> int:
-        """Re-mirror every live revocation into Redis and prune expired rows; returns how many
-        entries were mirrored (0 without Redis)."""
-        now = self.clock()
-        self.store.prune(now)
-        if self.publisher.mirror is None:
-            return 0
-        count: int = self.publisher.mirror.mirror_all(self.store.live_revocations(now), now)
-        self.publisher.dirty = False
-        return count
+        """Prune expired rows (revocations, outbox events, sessions) and re-mirror every live
+        revocation into Redis; returns how many entries were mirrored (0 without Redis)."""
+        self.store.prune(self.clock())
+        return self.relay.resync()
 
-    def readiness(self) -> dict[str, str]:
-        """Probe the database and Redis (resyncing Redis when it came back): ``{"database":
-        "ok" | "error: <class>", "redis": "ok" | "not configured" | "error: <class>"}``."""
+    def readiness(self) -> dict[str, Any]:
+        """Probe the database and Redis: ``{"database": "ok" | "error: <class>", "redis": "ok"
+        | "not configured" | "error: <class>", "revocation_channels": {...}}`` (see
+        :meth:`RevocationRelay.channels`)."""
         from sqlalchemy.exc import SQLAlchemyError
 
-        out = {"database": "ok", "redis": "not configured"}
+        out: dict[str, Any] = {"database": "ok", "redis": "not configured"}
         try:
             self.store.ping()
         except SQLAlchemyError as exc:
             out["database"] = f"error: {exc.__class__.__name__}"
-        if self.publisher.mirror is not None:
+        if self.relay.mirror is not None:
             try:
-                self.publisher.mirror.ping()
+                self.relay.mirror.ping()
                 out["redis"] = "ok"
-                if self.publisher.dirty:
-                    self.resync()
             except Exception as exc:
                 out["redis"] = f"error: {exc.__class__.__name__}"
+        out["revocation_channels"] = self.relay.channels()
         return out
+
+    def describe_channels(self) -> str:
+        """One line saying which revocation channels this instance serves (str)."""
+        feed = f"HTTP feed {self.settings.effective_issuer}/revocations/events (long poll)"
+        if self.relay.mirror is None:
+            return f"revocation channels: {feed}; Redis pub/sub not configured"
+        return (
+            f"revocation channels: {feed}; Redis pub/sub {self.relay.redis_state} "
+            f"(prefix {self.settings.revocation_prefix!r})"
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: object) -> AsyncIterator[None]:
-        """The ASGI lifespan of an app over these services: a resync at startup, then every
-        ``redis_resync_seconds`` (mirror revocations, prune expired rows); close at shutdown.
-        Failures are logged, never raised."""
+        """The ASGI lifespan of an app over these services: the revocation relay (outbox ->
+        HTTP feed and Redis) runs, the live channels are logged, and every
+        ``redis_resync_seconds`` expired rows are pruned and Redis re-mirrored; close at
+        shutdown. Failures are logged, never raised."""
         from starlette.concurrency import run_in_threadpool
 
         async def housekeeping() -> None:
@@ -94,11 +101,15 @@ class Services:
                     log.error("periodic resync failed: %s", exc)
 
         try:
-            mirrored = await run_in_threadpool(self.resync)
-            if self.publisher.mirror is not None:
-                log.info("mirrored %d live revocation(s) to Redis", mirrored)
+            await run_in_threadpool(self.store.prune, self.clock())
         except Exception as exc:
-            log.error("startup resync failed: %s", exc)
+            log.error("startup prune failed: %s", exc)
+        relay = asyncio.create_task(self.relay.run())
+        for _ in range(100):  # the relay positions its Redis cursor first (bounded wait)
+            if self.relay.running and self.relay.redis_state != "starting":
+                break
+            await asyncio.sleep(0.02)
+        log.info(self.describe_channels())
         task = asyncio.create_task(housekeeping())
         try:
             yield
@@ -106,6 +117,7 @@ class Services:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            await self.relay.stop(relay)
             self.close()
 
     def close(self) -> None:
@@ -171,7 +183,7 @@ def build_services(
     if ensure_key:
         keys.ensure_key()
     metrics = Metrics()
-    publisher = RevocationPublisher(mirror)
+    relay = RevocationRelay(store, mirror, interval=settings.revocation_relay_interval, clock=clock)
     service = TokenService(
         settings,
         store,
@@ -185,8 +197,8 @@ def build_services(
             settings.login_max_failures_per_user,
             settings.login_max_failures_per_address,
         ),
-        publish=publisher,
+        publish=relay.notify,
         metrics=metrics,
         clock=clock,
     )
-    return Services(settings, store, keys, service, metrics, publisher, redis_client, clock, owns)
+    return Services(settings, store, keys, service, metrics, relay, redis_client, clock, owns)

@@ -70,25 +70,6 @@ def session_view(session: SessionRecord, current_sid: str | None = None) -> dict
     }
 
 
-class RevocationPublisher:
-    """Sends revocation entries to Redis when configured (best effort after the DB commit)."""
-
-    def __init__(self, mirror: Any | None) -> None:
-        self.mirror = mirror
-        self.dirty = False
-
-    def __call__(self, entries: Iterable[RevocationEntry]) -> None:
-        """Mirror and announce ``entries``; on a Redis failure log it and mark for resync."""
-        entries = list(entries)
-        if self.mirror is None or not entries:
-            return
-        try:
-            self.mirror.publish(entries)
-        except Exception as exc:  # redis.RedisError and OS errors: the DB already has it
-            self.dirty = True
-            log.error("could not mirror %d revocation(s) to Redis: %s", len(entries), exc)
-
-
 class TokenService:
     """Issues, rotates, revokes and introspects tokens.
 
@@ -98,7 +79,8 @@ class TokenService:
         keys: :class:`KeyManager`.
         hasher: :class:`SecretHasher` for passwords and client secrets.
         limiter: :class:`LoginRateLimiter`.
-        publish: callable taking revocation entries (the Redis mirror) or None.
+        publish: called with revocation entries the store has committed (the running
+            service's relay wakes up; the outbox row is already written), or None.
         metrics: :class:`Metrics`.
         clock: returns now, seconds since the epoch (float).
     """
@@ -329,7 +311,9 @@ class TokenService:
     # ---- revocation --------------------------------------------------------------------------
 
     def revoked(self, entries: Iterable[RevocationEntry], *, actor: str) -> None:
-        """Count, audit and publish revocation ``entries`` that the store has committed."""
+        """Count, audit and announce revocation ``entries`` that the store has committed (with
+        their outbox rows, in the same transaction): ``publish`` only wakes the relay, which
+        reads the outbox, so nothing depends on this process reaching Redis."""
         entries = list(entries)
         for entry in entries:
             self.metrics.revocations.labels(entry.kind).inc()

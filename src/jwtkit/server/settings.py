@@ -65,6 +65,19 @@ class Settings(BaseSettings):
     redis_resync_seconds: int = Field(
         default=60, ge=1, description="How often every live revocation is re-mirrored into Redis."
     )
+    revocation_relay_interval: float = Field(
+        default=0.2,
+        gt=0,
+        le=5,
+        description="Seconds between polls of the revocation outbox (revocations made by another "
+        "process, e.g. the admin CLI, reach verifiers within about this much more).",
+    )
+    revocation_feed_page_size: int = Field(
+        default=1000, ge=10, le=10000, description="Most events or entries per feed page."
+    )
+    revocation_feed_max_wait: int = Field(
+        default=30, ge=0, le=300, description="Longest long poll of the revocation feed (s)."
+    )
     issuer: str | None = Field(
         default=None, description="The iss of every token; default http://HOST:PORT."
     )

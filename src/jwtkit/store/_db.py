@@ -18,6 +18,8 @@ from sqlalchemy import Connection, Engine, Table, create_engine, event, func, te
 from sqlalchemy.engine import make_url
 from sqlalchemy.sql.elements import ColumnElement
 
+from jwtkit.store import outbox
+
 __all__ = ["Database"]
 
 _READ = "jwtkit_read"
@@ -83,10 +85,17 @@ class Database:
         """Open one read-write transaction (commits on success, rolls back on error).
 
         On SQLite it starts with ``BEGIN IMMEDIATE``: it holds the database's write lock from the
-        start, so a read-then-write inside it cannot be overtaken by another writer.
+        start, so a read-then-write inside it cannot be overtaken by another writer. Revocation
+        events queued in it are written to the outbox just before the commit
+        (:func:`jwtkit.store.outbox.flush`).
         """
         with self.engine.begin() as conn:
-            yield conn
+            outbox.begin(conn)
+            try:
+                yield conn
+                outbox.flush(conn)  # revocation events get their seq last, just before commit
+            finally:
+                outbox.discard(conn)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:

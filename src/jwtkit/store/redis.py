@@ -1,15 +1,20 @@
 """Redis side of the token service: the revocation mirror and shared login rate limits.
 
-The database is the source of truth. Each revocation is mirrored, after its transaction commits,
-into the keys named by :func:`jwtkit.revocation.redis_keys` and announced on the pub/sub channel
-with :func:`jwtkit.revocation.make_event`, so verifiers (:class:`jwtkit.revocation.Denylist`) learn
-of it at once. Redis keeps nothing on disk here: :meth:`RedisMirror.mirror_all` re-mirrors every
-live revocation at start and periodically.
+The database is the source of truth, and its outbox (:mod:`jwtkit.store.outbox`) the order of
+events. The running service's relay (:mod:`jwtkit.server.relay`) hands each outbox event, in
+``seq`` order, to :meth:`RedisMirror.relay`, which writes it into the keys named by
+:func:`jwtkit.revocation.redis_keys` and announces it on the pub/sub channel with
+:func:`jwtkit.revocation.make_event`, so verifiers (:class:`jwtkit.revocation.Denylist`) learn of
+it at once. Redis keeps the last relayed ``seq`` (``{prefix}:seq``) and a Lua script applies an
+event only when its ``seq`` is newer, so several instances relaying the same outbox announce each
+event once, in order. Redis keeps nothing on disk here: :meth:`RedisMirror.mirror_all` re-mirrors
+every live revocation at start and periodically.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import redis
 
@@ -17,6 +22,50 @@ from jwtkit.revocation import make_event, redis_keys
 from jwtkit.store.sql import RevocationEntry
 
 __all__ = ["RedisMirror", "RedisRateLimiter"]
+
+# KEYS: jti, sid, sub, sub_until, channel, seq. ARGV: since, then per event: seq, kind, value,
+# until, cutoff ("" when none), event JSON. Returns the number of events published, or false
+# when Redis has no relayed seq although the caller already relayed some (Redis lost its data:
+# the caller mirrors the live set instead).
+_RELAY = """
+local last = redis.call('GET', KEYS[6])
+if not last then
+  if tonumber(ARGV[1]) > 0 then return false end
+  last = 0
+else
+  last = tonumber(last)
+end
+local published = 0
+for i = 2, #ARGV, 6 do
+  local seq = tonumber(ARGV[i])
+  if seq > last then
+    local kind, value, untl, cutoff = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+    if kind == 'jti' then
+      redis.call('ZADD', KEYS[1], 'GT', untl, value)
+    elseif kind == 'sid' then
+      redis.call('ZADD', KEYS[2], 'GT', untl, value)
+    else
+      local old = redis.call('HGET', KEYS[3], value)
+      if (not old) or tonumber(cutoff) > tonumber(old) then
+        redis.call('HSET', KEYS[3], value, cutoff)
+      end
+      redis.call('ZADD', KEYS[4], 'GT', untl, value)
+    end
+    redis.call('PUBLISH', KEYS[5], ARGV[i + 5])
+    last = seq
+    published = published + 1
+  end
+end
+redis.call('SET', KEYS[6], last)
+return published
+"""
+
+# KEYS: seq. ARGV: seq. Raise the relayed seq to ARGV[1] (never lower it).
+_RAISE_SEQ = """
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1
+"""
 
 
 class RedisMirror:
@@ -31,6 +80,8 @@ class RedisMirror:
         self.client = client
         self.prefix = prefix
         self.keys = redis_keys(prefix)
+        self._relay = client.register_script(_RELAY)
+        self._raise_seq = client.register_script(_RAISE_SEQ)
 
     def _add(self, pipe: redis.client.Pipeline[bytes], entry: RevocationEntry) -> None:
         k = self.keys
@@ -42,28 +93,43 @@ class RedisMirror:
             pipe.hset(k["sub"], entry.value, repr(float(entry.cutoff or 0.0)))
             pipe.zadd(k["sub_until"], {entry.value: entry.until}, gt=True)
 
-    def publish(self, entries: Iterable[RevocationEntry]) -> int:
-        """Mirror and announce entries (one pipeline round trip); returns how many (int).
+    def relay(self, events: Sequence[Any], since: int | None = None) -> int | None:
+        """Mirror and announce outbox events (objects with ``seq``, ``kind``, ``value``,
+        ``until``, ``cutoff``; in ``seq`` order) in one atomic script; events whose ``seq`` Redis
+        already had are skipped. ``since``: the caller's cursor before these events (default
+        the first event's ``seq`` - 1).
+
+        Returns:
+            How many events were published (int), or None when Redis lost its data (no relayed
+            ``seq`` although ``since`` > 0): call :meth:`mirror_all` instead.
 
         Raises:
-            redis.RedisError: Redis is unreachable (the database already holds the revocation).
+            redis.RedisError: Redis is unreachable (the outbox keeps the events).
         """
-        entries = list(entries)
-        if not entries:
+        if not events:
             return 0
-        pipe = self.client.pipeline(transaction=True)
-        for entry in entries:
-            self._add(pipe, entry)
-        for entry in entries:
-            pipe.publish(
-                self.keys["channel"],
-                make_event(entry.kind, entry.value, entry.until, entry.cutoff),
-            )
-        pipe.execute()
-        return len(entries)
+        args: list[Any] = [events[0].seq - 1 if since is None else since]
+        for e in events:
+            cutoff = "" if e.cutoff is None else repr(float(e.cutoff))
+            event = make_event(e.kind, e.value, e.until, e.cutoff, seq=e.seq)
+            args += [e.seq, e.kind, e.value, repr(float(e.until)), cutoff, event]
+        k = self.keys
+        keys = [k["jti"], k["sid"], k["sub"], k["sub_until"], k["channel"], k["seq"]]
+        result = self._relay(keys=keys, args=args)
+        return None if result is None else int(result)
 
-    def mirror_all(self, entries: Iterable[RevocationEntry], now: float) -> int:
-        """Write every live revocation (no events) and drop entries expired at ``now``.
+    def relayed_seq(self) -> int | None:
+        """The last ``seq`` relayed to Redis (int), or None when Redis has none.
+
+        Raises:
+            redis.RedisError: Redis is unreachable.
+        """
+        value = self.client.get(self.keys["seq"])
+        return None if value is None else int(value)
+
+    def mirror_all(self, entries: Iterable[RevocationEntry], now: float, seq: int = 0) -> int:
+        """Write every live revocation (no events), drop entries expired at ``now``, and raise
+        the relayed ``seq`` to ``seq`` (every event up to it is reflected in ``entries``).
 
         Sub cut-offs take the database's value (the latest). Returns how many were written.
         """
@@ -76,6 +142,7 @@ class RedisMirror:
         pipe.zremrangebyscore(k["jti"], "-inf", now)
         pipe.zremrangebyscore(k["sid"], "-inf", now)
         pipe.execute()
+        self._raise_seq(keys=[k["seq"]], args=[seq])
         expired = self.client.zrangebyscore(k["sub_until"], "-inf", now)
         if expired:
             pipe = self.client.pipeline(transaction=True)

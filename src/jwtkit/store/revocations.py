@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from jwtkit.store import outbox
 from jwtkit.store._db import Database
 from jwtkit.store.records import RevocationEntry
 from jwtkit.store.schema import revocations, sessions
@@ -19,7 +20,10 @@ __all__ = ["RevocationStore", "put_revocation"]
 
 
 def put_revocation(conn: Connection, entry: RevocationEntry, now: float) -> None:
-    """Upsert one revocation row inside ``conn`` (the later ``until`` and ``cutoff`` win)."""
+    """Upsert one revocation row inside ``conn`` (the later ``until`` and ``cutoff`` win) and
+    queue its event for the outbox, committed with it (:mod:`jwtkit.store.outbox`). Every
+    revocation, of any grain and by any path, goes through here."""
+    outbox.queue(conn, entry, now)
     key = and_(revocations.c.kind == entry.kind, revocations.c.value == entry.value)
     row = conn.execute(select(revocations).where(key)).first()
     if row is None:

@@ -7,12 +7,26 @@ All times are seconds since the epoch (float).
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Float, ForeignKey, Index, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 __all__ = [
     "clients",
     "metadata",
     "refresh_tokens",
+    "revocation_outbox",
+    "revocation_seq",
     "revocations",
     "sessions",
     "signing_keys",
@@ -98,3 +112,24 @@ signing_keys = Table(
     Column("retired_at", Float, nullable=True),
     Column("publish_until", Float, nullable=True),
 )
+
+revocation_outbox = Table(
+    "revocation_outbox",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(8), nullable=False),
+    Column("value", String(255), nullable=False),
+    Column("until", Float, nullable=False, index=True),
+    Column("cutoff", Float, nullable=True),
+    Column("created_at", Float, nullable=False),
+)
+"""Every revocation event, written in the transaction that caused it (:mod:`jwtkit.store.outbox`);
+kept until its ``until``."""
+
+revocation_seq = Table(
+    "revocation_seq",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("last", BigInteger, nullable=False),
+)
+"""One row (``id`` 1): the last ``seq`` given to an outbox event; its row lock orders commits."""

@@ -21,6 +21,7 @@ from typing import Any
 from jwtkit.store._db import Database
 from jwtkit.store.clients import ClientStore
 from jwtkit.store.keys import KeyStore
+from jwtkit.store.outbox import OutboxEvent, OutboxStore
 from jwtkit.store.records import (
     ClientRecord,
     KeyRecord,
@@ -40,6 +41,7 @@ __all__ = [
     "SESSION_RETENTION",
     "ClientRecord",
     "KeyRecord",
+    "OutboxEvent",
     "RefreshTokenRecord",
     "RevocationEntry",
     "RotateResult",
@@ -73,6 +75,7 @@ class SQLStore:
         self.clients = ClientStore(self.db)
         self.sessions = SessionStore(self.db)
         self.revocations = RevocationStore(self.db)
+        self.outbox = OutboxStore(self.db)
         self.keys = KeyStore(self.db)
 
     def close(self) -> None:
@@ -90,8 +93,9 @@ class SQLStore:
     def prune(self, now: float, session_retention: float = SESSION_RETENTION) -> int:
         """Delete what can no longer matter, in one transaction; returns how many rows went.
 
-        Removed: revocations past their ``until``; used refresh tokens past their expiry; and
-        sessions (with their refresh tokens) whose refresh and access tokens all expired more
+        Removed: revocations and outbox events past their ``until``; used refresh tokens past
+        their expiry; and sessions (with their refresh tokens) whose refresh and access tokens
+        all expired more
         than ``session_retention`` seconds ago (kept that long so ``sessions list --all`` shows
         recent history).
 
@@ -101,6 +105,7 @@ class SQLStore:
         """
         with self.db.write() as conn:
             n = RevocationStore.prune_in(conn, now)
+            n += OutboxStore.prune_in(conn, now)
             n += SessionStore.prune_in(conn, now, session_retention)
         return n
 
@@ -230,6 +235,24 @@ class SQLStore:
     def revoked_grain(self, claims: Mapping[str, Any]) -> str | None:
         """See :meth:`RevocationStore.revoked_grain`."""
         return self.revocations.revoked_grain(claims)
+
+    def outbox_latest(self) -> int:
+        """See :meth:`OutboxStore.latest`."""
+        return self.outbox.latest()
+
+    def outbox_page(self, since: int, limit: int) -> list[OutboxEvent]:
+        """See :meth:`OutboxStore.page`."""
+        return self.outbox.page(since, limit)
+
+    def outbox_read(self, since: int, limit: int) -> tuple[list[OutboxEvent], int]:
+        """See :meth:`OutboxStore.read`."""
+        return self.outbox.read(since, limit)
+
+    def revocations_page(
+        self, after: tuple[str, str] | None, limit: int, now: float
+    ) -> tuple[int, list[RevocationEntry]]:
+        """See :meth:`OutboxStore.revocations_page`."""
+        return self.outbox.revocations_page(after, limit, now)
 
     def live_revocations(self, now: float) -> list[RevocationEntry]:
         """See :meth:`RevocationStore.live`."""

@@ -22,7 +22,9 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz")
 def readyz(s: Services = Depends(services)) -> Response:
     """Readiness: 200 when the database (and Redis, when configured) answer, else 503;
-    body ``{"status", "database", "redis"}``."""
+    body ``{"status", "database", "redis", "revocation_channels": {"http_feed", "redis", "seq",
+    "redis_lag"}}`` (which revocation channels are live, the outbox's last ``seq``, and how many
+    events Redis has not had yet)."""
     result = s.readiness()
     ready = result["database"] == "ok" and result["redis"] in ("ok", "not configured")
     return JSONResponse(
