@@ -45,6 +45,7 @@ __all__ = [
     "read_secret_stdin",
     "read_token",
     "run_app",
+    "warn",
     "safe_json_text",
     "write_output",
 ]
@@ -153,6 +154,13 @@ def fail(code: str, message: str, exit_code: int) -> typer.Exit:
     sys.stderr.write(f"jwtkit: {code}: {_one_line(message)}\n")
     sys.stderr.flush()
     return typer.Exit(exit_code)
+
+
+def warn(message: str) -> None:
+    """Print ``jwtkit: warning: MESSAGE`` as one line on stderr: the command goes on, but an
+    option makes the result less safe than it looks (issue 15.9)."""
+    sys.stderr.write(f"jwtkit: warning: {_one_line(message)}\n")
+    sys.stderr.flush()
 
 
 def _os_error_message(exc: OSError) -> str:

@@ -35,6 +35,7 @@ from jwtkit.cli._common import (
     parse_key_bytes,
     pick_key,
     read_input_bytes,
+    warn,
     write_output,
 )
 
@@ -81,6 +82,18 @@ def _serialize(key: Key, fmt: KeyFormat, *, private: bool) -> bytes:
             raise UsageError("an oct (symmetric) key has no PEM form; use --format jwk")
         return key.to_pem(private=private)
     return _jwk_bytes(key.to_jwk(private=private))
+
+
+def _warn_pem_drops(alg: str | None, kid: str | None) -> None:
+    """Warn that PEM output loses the key's ``alg`` binding (RFC 7517 §4.4) and ``kid``: a
+    verifier loading the PEM no longer knows which single algorithm the key is for."""
+    lost = [f"alg {alg} (the key's only algorithm)" if alg else "", f"kid {kid}" if kid else ""]
+    lost = [item for item in lost if item]
+    if lost:
+        warn(
+            f"PEM cannot hold {' or '.join(lost)}: that binding is lost; "
+            "use --format jwk to keep it, or pass --alg to every verifier"
+        )
 
 
 def _done(message: str, out: str | None) -> None:
@@ -156,6 +169,8 @@ def generate(
     if fmt is KeyFormat.pem and value == "oct":
         raise UsageError("an oct (symmetric) key has no PEM form; use --format jwk")
     key = Key.generate(value, crv=crv, size=bits, alg=alg, kid=kid)
+    if fmt is KeyFormat.pem:
+        _warn_pem_drops(alg, kid)
     write_output(_serialize(key, fmt, private=True), out, private=True, force=force)
     label = key.crv or f"{key.size} bits"
     kid_note = f" (kid {key.kid})" if key.kid is not None else ""
@@ -210,11 +225,8 @@ def convert(
     if select is not None and not isinstance(source, KeySet):
         raise UsageError(f"--select needs a JWK Set, but {source_name} is a single key")
     key = pick_key(source, source_name, kid=select)
-    if to is not None:
-        fmt = to
-    else:
-        is_json = data.lstrip().startswith(b"{")
-        fmt = KeyFormat.pem if is_json else KeyFormat.jwk
+    is_json = data.lstrip().startswith(b"{")
+    fmt = to if to is not None else (KeyFormat.pem if is_json else KeyFormat.jwk)
     if public:
         if key.is_symmetric:
             from jwtkit.errors import KeyMismatchError
@@ -233,6 +245,8 @@ def convert(
             key = key.with_params(kid=key.thumbprint())
     elif kid is not None or alg is not None:
         raise UsageError("--kid and --alg apply to JWK output only (PEM cannot hold them)")
+    else:
+        _warn_pem_drops(key.alg, key.kid if is_json else None)
     private = key.is_private or key.is_symmetric
     write_output(_serialize(key, fmt, private=private), out, private=private, force=force)
     kind = "private" if private else "public"
@@ -370,6 +384,8 @@ def rotate(
     """
     with open_admin(data_dir, database_url, config, ensure_key=True) as admin:
         record = admin.rotate_key(delay=delay, alg=alg)
+        for message in admin.rotation_warnings(delay):
+            warn(message)
     typer.echo(
         f"new key {record.kid} ({record.alg}) published; signs from {timestamp(record.activate_at)}"
     )

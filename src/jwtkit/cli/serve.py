@@ -84,6 +84,10 @@ def serve(
             "no issuer configured: tokens say iss=%s; set JWTKIT_ISSUER to the public URL",
             settings.effective_issuer,
         )
+    from jwtkit.server.admin import unsafe_settings
+
+    for message in unsafe_settings(settings):
+        logging.getLogger("jwtkit.server").warning("%s", message)
     logging.getLogger("jwtkit.server").info(
         "jwtkit token service: issuer %s, database %s",
         settings.effective_issuer,

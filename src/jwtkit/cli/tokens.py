@@ -35,6 +35,7 @@ from jwtkit.cli._common import (
     read_secret_stdin,
     read_token,
     safe_json_text,
+    warn,
 )
 
 if TYPE_CHECKING:
@@ -345,6 +346,23 @@ def _jwe_header(token: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------- verify
 
 
+MAX_SAFE_LEEWAY = 300
+"""Clock skew (s) above which ``verify`` warns: RFC 7519 §4.1.4 allows "a few minutes"."""
+
+
+def _warn_unsafe(*, leeway: float = 0.0, allow_weak_key: bool, allow_http: bool = False) -> None:
+    """One warning line per option that makes a check weaker than it looks (issue 15.9)."""
+    if leeway > MAX_SAFE_LEEWAY:
+        warn(
+            f"--leeway {leeway:g} is more than a few minutes (RFC 7519 §4.1.4): an expired "
+            f"token stays valid {leeway:g} s longer"
+        )
+    if allow_weak_key:
+        warn("--allow-weak-key accepts keys below the algorithm's minimum size (RFC 7518 §3)")
+    if allow_http:
+        warn("--allow-http fetches keys over plain http: anyone on the path can replace them")
+
+
 def _remote_resolver(jwks: str | None, issuer_url: str | None, *, allow_http: bool) -> KeyResolver:
     import logging
 
@@ -470,6 +488,7 @@ def verify(
     if leeway < 0 or not math.isfinite(leeway):
         raise UsageError("--leeway must be a number of seconds >= 0")
     text = read_token(token)
+    _warn_unsafe(leeway=leeway, allow_weak_key=allow_weak_key, allow_http=allow_http)
     try:
         source: Key | KeySet | KeyResolver
         if key is not None:
@@ -637,6 +656,7 @@ def encode(
         headers[name] = value
     if typ is not None:
         headers["typ"] = typ
+    _warn_unsafe(allow_weak_key=allow_weak_key)
 
     moment = int(_now(now))
     if no_iat:

@@ -41,6 +41,7 @@ __all__ = [
     "InvalidValueError",
     "NotFoundError",
     "check_name",
+    "unsafe_settings",
 ]
 
 _MAX_NAME = 255
@@ -99,6 +100,28 @@ def _scope_tokens(scope: Sequence[str]) -> list[str]:
                 raise InvalidValueError(f"invalid scope token {token!r} (RFC 6749 §3.3)")
             out.append(token)
     return list(dict.fromkeys(out))
+
+
+def unsafe_settings(settings: Settings, *, rotation_delay: int | None = None) -> list[str]:
+    """The settings (and a ``keys rotate --delay``) that work but are less safe than they look,
+    one message (str) each, for ``jwtkit serve`` and ``keys rotate`` to warn with.
+
+    Args:
+        settings: the service :class:`Settings`.
+        rotation_delay: a rotation delay in seconds given on the command line, else None for
+            the ``key_rotation_delay`` setting.
+    """
+    out: list[str] = []
+    delay = settings.key_rotation_delay if rotation_delay is None else rotation_delay
+    max_age = settings.jwks_max_age
+    if delay < max_age:
+        what = f"--delay {delay}" if rotation_delay is not None else f"key_rotation_delay={delay}"
+        out.append(
+            f"{what} is under the JWK Set's max-age ({max_age} s): verifiers that cached it "
+            f"refuse tokens of the new key for up to {max_age - delay} s; use a delay of at "
+            f"least {max_age} s"
+        )
+    return out
 
 
 class AdminService:
@@ -500,6 +523,13 @@ class AdminService:
         record = self.keys.rotate(delay=wait, alg=alg)
         audit("key_rotated", kid=record.kid, alg=record.alg, delay=wait, actor=self.actor)
         return record
+
+    def rotation_warnings(self, delay: int | None = None) -> list[str]:
+        """Why a rotation with ``delay`` seconds (None: the ``key_rotation_delay`` setting) is
+        unsafe, as one-line messages (empty list when it is safe): a new key that signs before
+        ``jwks_max_age`` has passed is unknown to every verifier still holding the cached JWK
+        Set, which then refuses the new tokens (docs/service.md: keep the delay >= max-age)."""
+        return unsafe_settings(self.settings, rotation_delay=delay)
 
     def list_keys(self) -> list[KeyRecord]:
         """The service's signing keys with their states (records hold no private parts shown)."""
