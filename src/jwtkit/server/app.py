@@ -21,6 +21,7 @@ from collections.abc import Callable
 from fastapi import FastAPI
 
 from jwtkit.server.asgi import BodyLimit, Latency
+from jwtkit.server.cors import ClientCORS
 from jwtkit.server.errors import install_error_handlers
 from jwtkit.server.routes import (
     metadata,
@@ -70,6 +71,8 @@ def create_app(
         lifespan=services.lifespan,
     )
     app.state.services = services
+    if services.settings.cors_origins:  # innermost: BodyLimit caps what it reads
+        app.add_middleware(ClientCORS, origins=services.settings.cors_origins)
     app.add_middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)
     app.add_middleware(Latency, metrics=services.metrics)
     install_error_handlers(app)

@@ -154,6 +154,12 @@ class Settings(BaseSettings):
         "forwarded_allow_ips): their X-Forwarded-For / X-Forwarded-Proto name the client. "
         "Unset: forwarding headers are ignored and the peer address is the client.",
     )
+    cors_origins: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="CORS for public browser clients (SPAs): client_id -> allowed origins, "
+        'e.g. JWTKIT_CORS_ORIGINS=\'{"spa": ["https://spa.example"]}\' (jwtkit.server.cors). '
+        "Empty: no CORS at all.",
+    )
     max_body_bytes: int = Field(
         default=16384,
         ge=1024,
@@ -184,6 +190,14 @@ class Settings(BaseSettings):
         default=10, ge=0, description="Graceful shutdown: seconds to let in-flight requests finish."
     )
     log_level: str = Field(default="info", description="Log level of the service and audit logs.")
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _bare_origins(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        from jwtkit.server.cors import check_origins
+
+        check_origins(value)  # ValueError for anything that is not a bare origin
+        return value
 
     @field_validator("issuer", "audience")
     @classmethod
