@@ -16,6 +16,13 @@ What is measured, per algorithm (HS256, RS256, PS256, ES256, EdDSA), in one proc
 * sign: a JWT of the same claims. The raw floor of sign: JSON dump of header and claims,
   base64url encode, the ``cryptography`` sign call (ECDSA: DER -> r||s), join.
 
+* decrypt (JWE, RFC 7516): a compact JWE of the same claims, for A256GCM with ``dir``, ``A256KW``,
+  ``ECDH-ES`` (P-256) and ``RSA-OAEP-256`` (2048 bits). jwtkit uses a :class:`jwtkit.jwe.Decrypter`
+  built once; joserfc ``jwe.decrypt_compact`` with a registry naming the algorithms; jwcrypto
+  ``JWE.deserialize`` with ``allowed_algs``. The raw floor: split on '.', base64url-decode the
+  five segments, ``json.loads`` of the header, the ``cryptography`` key management call (none,
+  ``aes_key_unwrap``, ECDH exchange + ``ConcatKDFHash``, RSA-OAEP decrypt) and ``AESGCM.decrypt``.
+
 Each cell is the best of ``--repeat`` runs of ``--rounds`` operations, in microseconds per
 operation; ratios are to the floor of the same row.
 """
@@ -37,12 +44,18 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
 )
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
+from cryptography.hazmat.primitives.keywrap import aes_key_unwrap
+from joserfc import jwe as jf_jwe
 from joserfc import jwk as jf_jwk
 from joserfc import jwt as jf_jwt
+from jwcrypto import jwe as jc_jwe
 from jwcrypto import jwk as jc_jwk
 from jwcrypto import jwt as jc_jwt
 
 import jwtkit
+from jwtkit import jwe
 
 ISS = "https://issuer.example"
 AUD = "api://bench"
@@ -216,6 +229,112 @@ def _joserfc_algs() -> set[str]:
     return set(JWSRegistry.algorithms)
 
 
+JWE_ROWS = ("dir", "A256KW", "ECDH-ES", "RSA-OAEP-256")
+
+
+def jwe_key(alg: str) -> jwtkit.Key:
+    if alg in ("dir", "A256KW"):
+        return jwtkit.Key.generate("oct", size=256, kid="bench")
+    if alg == "ECDH-ES":
+        return jwtkit.Key.generate("EC", crv="P-256", kid="bench")
+    return jwtkit.Key.generate("RSA", size=2048, kid="bench")
+
+
+def raw_decrypter(alg: str, key: jwtkit.Key) -> Callable[[bytes], Any]:
+    """The floor of JWE decryption: split, base64url decode, JSON, key management, AES-GCM."""
+    loads = json.loads
+    raw: Any = key.raw
+    if alg == "dir":
+
+        def cek_of(header: dict[str, Any], ek: bytes) -> bytes:
+            return raw  # type: ignore[no-any-return]
+
+    elif alg == "A256KW":
+
+        def cek_of(header: dict[str, Any], ek: bytes) -> bytes:
+            return aes_key_unwrap(raw, ek)
+
+    elif alg == "ECDH-ES":
+        ecdh = ec.ECDH()
+
+        def cek_of(header: dict[str, Any], ek: bytes) -> bytes:
+            epk = header["epk"]
+            pub = ec.EllipticCurvePublicNumbers(
+                int.from_bytes(b64d(epk["x"].encode()), "big"),
+                int.from_bytes(b64d(epk["y"].encode()), "big"),
+                ec.SECP256R1(),
+            ).public_key()
+            z = raw.exchange(ecdh, pub)
+            other = b"\0\0\0\x07A256GCM" + bytes(8) + (256).to_bytes(4, "big")
+            return ConcatKDFHash(hashes.SHA256(), 32, other).derive(z)
+
+    else:
+        h = hashes.SHA256()
+        oaep = padding.OAEP(mgf=padding.MGF1(h), algorithm=h, label=None)
+
+        def cek_of(header: dict[str, Any], ek: bytes) -> bytes:
+            return raw.decrypt(ek, oaep)  # type: ignore[no-any-return]
+
+    def decrypt(token: bytes) -> Any:
+        h, ek, iv, ct, tag = token.split(b".")
+        header = loads(b64d(h))
+        cek = cek_of(header, b64d(ek))
+        return loads(AESGCM(cek).decrypt(b64d(iv), b64d(ct) + b64d(tag), h))
+
+    return decrypt
+
+
+def jwe_peers(alg: str, key: jwtkit.Key, token: str) -> dict[str, Callable[[], Any]]:
+    """Return {peer: decrypt()} closures for joserfc and jwcrypto."""
+    priv_jwk = key.to_jwk(private=True)
+    jf_key = jf_jwk.import_key(priv_jwk)
+    registry = jf_jwe.JWERegistry(algorithms=[alg, "A256GCM"])
+    jc_key = jc_jwk.JWK(**priv_jwk)
+
+    def jc_decrypt() -> Any:
+        obj = jc_jwe.JWE()
+        obj.allowed_algs = [alg, "A256GCM"]
+        obj.deserialize(token, key=jc_key)
+        return json.loads(obj.payload)
+
+    return {
+        "joserfc": lambda: json.loads(
+            jf_jwe.decrypt_compact(token, jf_key, registry=registry).plaintext or b""
+        ),
+        "jwcrypto": jc_decrypt,
+    }
+
+
+def decrypt_rows(claims: dict[str, Any], rounds: int, repeat: int) -> list[list[str]]:
+    """One row per JWE alg: floor, jwtkit, joserfc, jwcrypto (µs and ratio to the floor)."""
+    rows = []
+    for alg in JWE_ROWS:
+        key = jwe_key(alg)
+        enc_key = key if key.is_symmetric else key.public()
+        token = jwe.encrypt(json.dumps(claims), enc_key, alg, "A256GCM", headers={"kid": None})
+        btoken = token.encode()
+        policy = jwe.Decrypter(key, algorithms=[alg], encryption_algorithms=["A256GCM"])
+        floor = raw_decrypter(alg, key)
+        assert floor(btoken) == json.loads(policy.decrypt(token)) == claims
+        peer = jwe_peers(alg, key, token)
+        n = rounds if alg != "RSA-OAEP-256" else max(100, rounds // 10)
+        times = best_of(
+            {
+                "floor": lambda: floor(btoken),
+                "jwtkit": lambda: json.loads(policy.decrypt(token)),
+                **peer,
+            },
+            n,
+            repeat,
+        )
+        f = times["floor"]
+        rows.append(
+            [f"{alg} + A256GCM", f"{f:.1f}"]
+            + [f"{times[p]:.1f} ({times[p] / f:.2f}x)" for p in ("jwtkit", "joserfc", "jwcrypto")]
+        )
+    return rows
+
+
 def best_of(fns: dict[str, Callable[[], Any]], rounds: int, repeat: int) -> dict[str, float]:
     """Time each function ``rounds`` times per run, the functions interleaved run by run so
     that background load hits them alike; keep the best run. Microseconds per call."""
@@ -236,6 +355,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2000, help="operations per run")
     parser.add_argument("--repeat", type=int, default=5, help="runs; the best is kept")
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
+    parser.add_argument("--jwe-only", action="store_true", help="only the JWE decrypt rows")
     args = parser.parse_args()
 
     now = int(time.time())
@@ -251,7 +371,7 @@ def main() -> None:
     rows_v: list[list[str]] = []
     rows_s: list[list[str]] = []
     names = ["jwtkit", "PyJWT", "joserfc", "jwcrypto"]
-    for alg in ALGS:
+    for alg in () if args.jwe_only else ALGS:
         key = make_key(alg)
         # RSA verification is cheap relative to signing: fewer rounds keep the run short.
         rounds = args.rounds if alg in ("HS256", "ES256", "EdDSA") else max(200, args.rounds // 4)
@@ -293,8 +413,14 @@ def main() -> None:
             [alg, f"{fs:.1f}"] + [f"{sign_times[n]:.1f} ({sign_times[n] / fs:.2f}x)" for n in names]
         )
 
+    rows_d = decrypt_rows(claims, args.rounds, args.repeat)
     header = ["alg", "floor µs"] + [f"{n} µs (x floor)" for n in names]
-    for title, rows in (("verify (signature + exp, iss, aud)", rows_v), ("sign", rows_s)):
+    tables = [("verify (signature + exp, iss, aud)", header, rows_v), ("sign", header, rows_s)]
+    jwe_header = ["alg + enc", "floor µs"] + [
+        f"{n} µs (x floor)" for n in ("jwtkit", "joserfc", "jwcrypto")
+    ]
+    tables.append(("JWE decrypt (compact, plaintext = the claims JSON)", jwe_header, rows_d))
+    for title, header, rows in tables:
         if args.markdown:
             print(f"\n**{title}**\n")
             print("| " + " | ".join(header) + " |")

@@ -105,6 +105,17 @@ _EPHEMERAL: Mapping[str, Callable[[], Any]] = {
     "X448": x448.X448PrivateKey.generate,
 }
 _ECDH = ec.ECDH()
+_EPK_CURVES: Mapping[str, tuple[ec.EllipticCurve | None, int]] = {
+    "P-256": (ec.SECP256R1(), 32),
+    "P-384": (ec.SECP384R1(), 48),
+    "P-521": (ec.SECP521R1(), 66),
+    "X25519": (None, 32),
+    "X448": (None, 56),
+}
+_OKP_PUBLIC: Mapping[str, Callable[[bytes], Any]] = {
+    "X25519": x25519.X25519PublicKey.from_public_bytes,
+    "X448": x448.X448PublicKey.from_public_bytes,
+}
 
 KeyLike = Key | KeySet | KeyResolver | bytes | str
 
@@ -202,10 +213,21 @@ def _epk_public(header: Mapping[str, Any], key: Key) -> Any:
         raise MalformedError("'epk' must be a public key")
     if epk.get("kty") != key.kty or epk.get("crv") != key.crv:
         raise InvalidKeyError("'epk' is not on the recipient key's curve")
-    members = {name: epk[name] for name in ("kty", "crv", "x", "y") if name in epk}
+    curve, size = _EPK_CURVES[key.crv]  # type: ignore[index]
     try:
-        return Key.from_jwk(members).raw  # checks the point is on the curve
-    except JWTKitError:
+        x = _b64_param(epk, "x")
+        if len(x) != size:
+            raise ValueError
+        if curve is None:  # X25519 / X448: small-order points fail in the exchange
+            return _OKP_PUBLIC[key.crv](x)  # type: ignore[index]
+        y = _b64_param(epk, "y")
+        if len(y) != size:
+            raise ValueError
+        # pyca checks that the point is on the recipient's curve (not the identity).
+        return ec.EllipticCurvePublicNumbers(
+            int.from_bytes(x, "big"), int.from_bytes(y, "big"), curve
+        ).public_key()
+    except (ValueError, MalformedError):
         raise InvalidKeyError("'epk' is not a valid public key on the recipient's curve") from None
 
 
@@ -247,7 +269,7 @@ def _check_params(km: KeyManagement, header: Mapping[str, Any], max_p2c: int) ->
 # unwrap(op, header, encrypted key) -> cek
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Op:
     """One key management operation: the algorithms, the key and its pyca object / secret."""
 
@@ -952,7 +974,7 @@ class Decrypter:
 
     # -- serializations ------------------------------------------------------------------
 
-    def _compact(self, token: str | bytes) -> DecryptedJWE:
+    def _compact(self, token: str | bytes) -> tuple[bytes, dict[str, Any], Key]:
         parts = _token_bytes(token, self._caps[0]).split(b".")
         if len(parts) != 5:
             if len(parts) == 3:
@@ -977,7 +999,7 @@ class Decrypter:
             b64d(tag, "tag"),
             h,
         )
-        return DecryptedJWE(plaintext, dict(header), dict(header), {}, {}, 0, key)
+        return plaintext, header, key
 
     def _json(self, token: Mapping[str, Any]) -> DecryptedJWE:
         if "recipients" in token:
@@ -1075,10 +1097,13 @@ class Decrypter:
             raise MalformedError(
                 f"token must be str, bytes or a mapping, not {type(token).__name__}"
             )
-        return self._compact(token)
+        plaintext, header, key = self._compact(token)
+        return DecryptedJWE(plaintext, dict(header), dict(header), {}, {}, 0, key)
 
     def decrypt(self, token: str | bytes | Mapping[str, Any]) -> bytes:
         """Decrypt a JWE and return its plaintext (bytes); see :meth:`decrypt_detailed`."""
+        if (type(token) is str or type(token) is bytes) and token[:1] not in ("{", b"{"):
+            return self._compact(token)[0]  # the per-request path: no result object
         return self.decrypt_detailed(token).plaintext
 
 
