@@ -6,17 +6,24 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := .venv.lock
 HOST ?= 127.0.0.1
 PORT ?= 8000
 DATA_DIR ?= ./data
 
 .PHONY: serve test lint typecheck docs bench clean services
 
+# The set-up is serialised: `make serve` and `make test` started at the same moment on a fresh
+# clone take turns on one lock file (flock), and whoever comes second finds the stamp fresh and
+# does nothing. A venv left half-made (no pip: an interrupted run) is made again.
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[all,test]'
-	touch $(STAMP)
+	@flock $(LOCK) bash -ec '\
+	  if [ -f $(STAMP) ] && [ ! pyproject.toml -nt $(STAMP) ]; then exit 0; fi; \
+	  if ! $(BIN)/python -m pip --version >/dev/null 2>&1; then $(PY) -m venv --clear $(VENV); fi; \
+	  echo "setting up $(VENV) (once)"; \
+	  $(BIN)/python -m pip install -q --upgrade pip; \
+	  $(BIN)/python -m pip install -q -e ".[all,test]"; \
+	  touch $(STAMP)'
 
 serve: $(STAMP)
 	$(BIN)/jwtkit serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
@@ -52,4 +59,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/service.py
 
 clean:
-	rm -rf $(VENV) .site .pytest_cache .mypy_cache .ruff_cache .pytest.log .coverage
+	rm -rf $(VENV) $(LOCK) .site .pytest_cache .mypy_cache .ruff_cache .pytest.log .coverage
