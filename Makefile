@@ -44,7 +44,7 @@ docs: $(STAMP)
 # Branch-coverage floors: they only ever rise. CORE is the JOSE core (issue 2 asks >= 90%).
 COV_FLOOR ?= 85
 CORE_COV_FLOOR ?= 90
-CORE := */jwtkit/_b64.py,*/jwtkit/_json.py,*/jwtkit/jwa.py,*/jwtkit/jwk.py,*/jwtkit/jws.py,*/jwtkit/jwt.py,*/jwtkit/errors.py,*/jwtkit/revocation.py
+CORE := */jwtkit/_b64.py,*/jwtkit/_json.py,*/jwtkit/jwa.py,*/jwtkit/jwk.py,*/jwtkit/jws.py,*/jwtkit/jwt.py,*/jwtkit/jwe.py,*/jwtkit/errors.py,*/jwtkit/revocation.py
 
 test: $(STAMP) services lint typecheck docs
 	set -o pipefail; $(BIN)/python -m pytest --cov --cov-report= $(PYTEST_ARGS) 2>&1 | tee .pytest.log
