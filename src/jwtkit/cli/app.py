@@ -3,6 +3,7 @@
 Layout (each module owns its commands and exposes ``register(app, keys_app)``):
 
 * ``jwtkit.cli.tokens``: ``decode``, ``verify``, ``encode`` (issue: CLI).
+* ``jwtkit.cli.encryption``: ``encrypt``, ``decrypt`` (JWE, RFC 7516).
 * ``jwtkit.cli.keys``: ``keys generate|convert|thumbprint|jwks|rotate|list``.
 * ``jwtkit.cli.serve``: ``serve`` (the token service).
 * ``jwtkit.cli.users``, ``jwtkit.cli.clients``, ``jwtkit.cli.sessions``: the admin groups, over
@@ -22,6 +23,7 @@ __all__ = ["build_app"]
 
 _GROUPS = (
     "jwtkit.cli.tokens",
+    "jwtkit.cli.encryption",
     "jwtkit.cli.keys",
     "jwtkit.cli.serve",
     "jwtkit.cli.users",
