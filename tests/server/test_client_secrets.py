@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
 
@@ -133,3 +134,48 @@ def test_hash_admission_bounds_workers_and_waiters() -> None:
     peak, refused = asyncio.run(main())
     assert peak == 2
     assert refused == 5  # 2 inside + 3 waiting admitted
+
+
+def test_clients_add_generates_and_refuses_weak_secrets(tmp_path: Any, monkeypatch: Any) -> None:
+    from typer.testing import CliRunner
+
+    from jwtkit.cli.app import build_app
+    from jwtkit.server import Settings, build_services
+    from jwtkit.server.oauth import ClientCredentials
+
+    from .support import FAST_HASH_ENV
+
+    for name, value in FAST_HASH_ENV.items():
+        monkeypatch.setenv(name, value)
+    for name in ("JWTKIT_CONFIG", "JWTKIT_DATABASE_URL", "JWTKIT_REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    data = str(tmp_path / "data")
+    runner = CliRunner()
+
+    def run(*args: str, input: str | None = None) -> Any:
+        return runner.invoke(build_app(), [*args, "--data-dir", data], input=input)
+
+    added = run("clients", "add", "m2m", "--generate")
+    assert added.exit_code == 0, added.output
+    secret = added.output.rsplit(": ", 1)[1].strip()
+    check_client_secret(secret)
+    for weak in ("s3cret", "rs-secret", "x" * 40):
+        refused = run("clients", "add", "other", "--secret-stdin", input=f"{weak}\n")
+        assert refused.exit_code == 2 and "too weak" in refused.output
+        refused = run("clients", "rotate-secret", "m2m", "--secret-stdin", input=f"{weak}\n")
+        assert refused.exit_code == 2 and "too weak" in refused.output
+    assert run("clients", "add", "x", "--generate", "--secret-stdin").exit_code == 2
+    services = build_services(Settings(data_dir=tmp_path / "data"))
+    try:
+        stored = services.store.get_client("m2m").secret_hash
+        assert stored.startswith("sha256$")
+        creds = ClientCredentials("m2m", secret, "client_secret_basic")
+        assert services.service.authenticate_client(creds).client_id == "m2m"
+        rotated = run("clients", "rotate-secret", "m2m", "--generate")
+        assert rotated.exit_code == 0, rotated.output
+        new = rotated.output.rsplit(": ", 1)[1].strip()
+        assert new != secret
+        creds = ClientCredentials("m2m", new, "client_secret_basic")
+        assert services.service.authenticate_client(creds).client_id == "m2m"
+    finally:
+        services.close()

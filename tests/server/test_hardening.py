@@ -287,3 +287,18 @@ def test_forwarded_for_counts_only_from_trusted_proxies(
         assert login("u10", "203.0.113.2") == (400 if separate else 429)
     finally:
         proc.kill()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_the_token_endpoint_uses_the_same_scope_grammar(svc: Any) -> None:
+    for scope in [v for v in BAD_SCOPES if v]:
+        for data in (
+            {"grant_type": "client_credentials"},
+            {"grant_type": "password", "username": "alice", "password": "pw-alice"},
+        ):
+            r = svc.token({**data, "scope": scope}, auth=("rs", "rs-secret"))
+            control = any(ord(c) < 0x20 or ord(c) == 0x7F for c in scope)
+            expected = "invalid_request" if control else "invalid_scope"
+            assert (r.status_code, r.json()["error"]) == (400, expected), (scope, r.text)
+    ok = svc.token({"grant_type": "client_credentials", "scope": "read"}, auth=("rs", "rs-secret"))
+    assert ok.status_code == 200 and ok.json()["scope"] == "read"

@@ -61,11 +61,12 @@ def test_users_clients_sessions_keys(data_dir: Path) -> None:
         "clients",
         "add",
         "api",
-        "--secret-stdin",
+        "--generate",
         "--audience",
         "https://api",
-        input="s3cret\n",
     )
+    weak = run(data_dir, "clients", "add", "api2", "--secret-stdin", input="s3cret\n", code=2)
+    assert "too weak" in weak.output
     run(data_dir, "clients", "add", "web", "--public", code=1)
     run(data_dir, "clients", "add", "x", "--public", "--secret-stdin", code=2)
     run(data_dir, "clients", "add", "x", "--public", "--grant", "implicit", code=2)

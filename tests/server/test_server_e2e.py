@@ -21,6 +21,8 @@ pytestmark = pytest.mark.slow
 
 ALGS = ["ES256", "RS256", "PS256", "EdDSA"]
 
+RS_SECRET = "Zq3vN8rT1yK6wP0sL4mB9xC2hJ7dF5gA-ue_oi"  # random-looking, 38 characters
+
 
 @pytest.fixture(params=["sqlite", "postgresql+redis"])
 def e2e_env(request: pytest.FixtureRequest, server_env: dict[str, str]) -> Any:
@@ -70,7 +72,7 @@ def setup_principals(env: dict[str, str]) -> None:
         "--grant",
         "client_credentials",
         env=env,
-        stdin="rs-secret\n",
+        stdin=f"{RS_SECRET}\n",
     )
 
 
@@ -96,7 +98,7 @@ def refresh(url: str, token: str) -> httpx.Response:
 
 
 def introspect(url: str, token: str) -> dict[str, Any]:
-    r = httpx.post(f"{url}/introspect", data={"token": token}, auth=("rs", "rs-secret"))
+    r = httpx.post(f"{url}/introspect", data={"token": token}, auth=("rs", RS_SECRET))
     assert r.status_code == 200, r.text
     return r.json()  # type: ignore[no-any-return]
 
@@ -160,7 +162,7 @@ def test_crash_and_restart_keeps_everything(server_proc: Any, e2e_env: Any) -> N
     kept = login(url)
     revoked = login(url)
     cc = httpx.post(
-        f"{url}/token", data={"grant_type": "client_credentials"}, auth=("rs", "rs-secret")
+        f"{url}/token", data={"grant_type": "client_credentials"}, auth=("rs", RS_SECRET)
     ).json()
     assert (
         httpx.post(
@@ -170,7 +172,7 @@ def test_crash_and_restart_keeps_everything(server_proc: Any, e2e_env: Any) -> N
     )
     assert (
         httpx.post(
-            f"{url}/revoke", data={"token": cc["access_token"]}, auth=("rs", "rs-secret")
+            f"{url}/revoke", data={"token": cc["access_token"]}, auth=("rs", RS_SECRET)
         ).status_code
         == 200
     )

@@ -71,7 +71,7 @@ def test_login_refresh_reuse_logout(svc: Svc) -> None:
     assert svc.introspect(third["access_token"]) == {"active": False}
     assert svc.refresh(third["refresh_token"]).json()["error"] == "invalid_grant"
 
-    metrics = svc.http.get("/metrics").text
+    metrics = svc.services.metrics.render().decode()
     assert 'jwtkit_tokens_issued_total{grant_type="password"} 2.0' in metrics
     assert "jwtkit_refresh_reuse_total 1.0" in metrics
 
@@ -236,7 +236,10 @@ def test_failed_login_rate_limit(svc: Svc) -> None:
     assert r.json()["error"] == "invalid_grant"
     svc.clock.advance(svc.settings.login_failure_window)
     assert svc.login()["access_token"]
-    assert 'jwtkit_failed_logins_total{reason="rate_limited"} 1.0' in svc.http.get("/metrics").text
+    assert (
+        'jwtkit_failed_logins_total{reason="rate_limited"} 1.0'
+        in svc.services.metrics.render().decode()
+    )
 
 
 def test_scopes(svc: Svc) -> None:

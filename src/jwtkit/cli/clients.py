@@ -34,6 +34,32 @@ ClientId = Annotated[str, typer.Argument(help="The client id.", show_default=Fal
 SecretStdin = Annotated[
     bool, typer.Option("--secret-stdin", help="Read the client secret from stdin (one line).")
 ]
+Generate = Annotated[
+    bool,
+    typer.Option(
+        "--generate",
+        help="Generate a random 256-bit secret and print it once (recommended).",
+    ),
+]
+
+
+def _new_secret(generate: bool, secret_stdin: bool, prompt: str) -> str:
+    """The new client secret: generated or read (a weak read secret is refused by the admin
+    service)."""
+    if generate and secret_stdin:
+        raise UsageError("--generate and --secret-stdin exclude each other")
+    if not generate:
+        return read_new_secret(secret_stdin, prompt)
+    from jwtkit.server.client_secrets import generate_client_secret
+
+    return generate_client_secret()
+
+
+def _show_generated(generate: bool, secret: str | None) -> None:
+    if generate and secret:
+        typer.echo(f"client secret (shown once, store it now): {secret}")
+
+
 Grants = Annotated[
     list[str] | None,
     typer.Option(
@@ -75,6 +101,7 @@ def clients_add(
     client_id: ClientId,
     public: Annotated[bool, typer.Option("--public", help="A public client (no secret).")] = False,
     secret_stdin: SecretStdin = False,
+    generate: Generate = False,
     grant: Grants = None,
     scope: Scopes = None,
     audience: Audience = None,
@@ -84,19 +111,21 @@ def clients_add(
 ) -> None:
     """Add an OAuth client: public (--public) or confidential.
 
-    A confidential client's secret comes from stdin (--secret-stdin) or a prompt and is stored
-    only as an argon2id hash. Default grants: password and refresh_token, plus
+    A confidential client's secret is generated (--generate, printed once) or comes from stdin
+    (--secret-stdin) or a prompt; a chosen one must be random (32+ characters, ~128 bits). It
+    is stored only as a keyed hash. Default grants: password and refresh_token, plus
     client_credentials for a confidential client.
     """
-    if public and secret_stdin:
-        raise UsageError("--public and --secret-stdin exclude each other")
+    if public and (secret_stdin or generate):
+        raise UsageError("--public excludes --secret-stdin and --generate")
     with open_admin(data_dir, database_url, config) as admin:
         admin.check_new_client(client_id, public=public, grant_types=grant)
-        secret = None if public else read_new_secret(secret_stdin, "Client secret")
+        secret = None if public else _new_secret(generate, secret_stdin, "Client secret")
         admin.add_client(
             client_id, secret=secret, grant_types=grant, scope=scope or (), audience=audience
         )
     typer.echo(f"added {'public' if public else 'confidential'} client {client_id}")
+    _show_generated(generate, secret)
 
 
 @clients_app.command("list")
@@ -183,16 +212,19 @@ def clients_update(
 def clients_rotate_secret(
     client_id: ClientId,
     secret_stdin: SecretStdin = False,
+    generate: Generate = False,
     data_dir: DataDir = None,
     database_url: DatabaseURL = None,
     config: ConfigFile = None,
 ) -> None:
-    """Give a confidential client a new secret; the old one stops working at once."""
+    """Give a confidential client a new secret (--generate, or --secret-stdin / a prompt); the
+    old one stops working at once."""
     with open_admin(data_dir, database_url, config) as admin:
         admin.client(client_id)
-        secret = read_new_secret(secret_stdin, "New client secret")
+        secret = _new_secret(generate, secret_stdin, "New client secret")
         admin.rotate_client_secret(client_id, secret)
     typer.echo(f"new secret set for client {client_id}")
+    _show_generated(generate, secret)
 
 
 @clients_app.command("remove")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from jwtkit.errors import JWTKitError
 from jwtkit.server.audit import audit
+from jwtkit.server.client_secrets import WeakClientSecretError, check_client_secret
 from jwtkit.server.settings import SIGNING_ALGORITHMS
 
 if TYPE_CHECKING:
@@ -381,6 +382,19 @@ class AdminService:
             raise AlreadyExistsError(f"client {client_id!r} already exists")
         return grants
 
+    def _client_secret_hash(self, secret: str) -> str:
+        """The stored form of a new client secret (one keyed hash, issue 12 item 4).
+
+        Raises:
+            InvalidValueError: the secret is not a high-entropy random value (at least 32
+                characters, ~128 bits; ``generate_client_secret`` makes one).
+        """
+        try:
+            check_client_secret(secret)
+        except WeakClientSecretError as exc:
+            raise InvalidValueError(str(exc)) from None
+        return self.tokens.client_secrets.hash(secret)
+
     def add_client(
         self,
         client_id: str,
@@ -391,16 +405,17 @@ class AdminService:
         audience: str | None = None,
     ) -> ClientRecord:
         """Add an OAuth client (RFC 6749 §2.1): public when ``secret`` is None, else confidential
-        with the secret stored only as an argon2id hash. Audited ``client_added``.
+        with the secret stored only as a keyed hash; a weak admin-chosen secret is refused.
+        Audited ``client_added``.
 
         Raises:
-            InvalidValueError, AlreadyExistsError.
+            InvalidValueError (also: a weak secret), AlreadyExistsError.
         """
         public = secret is None
         grants = self.check_new_client(client_id, public=public, grant_types=grant_types)
         client = self.store.create_client(
             client_id,
-            secret_hash=None if secret is None else self.tokens.hasher.hash(secret),
+            secret_hash=None if secret is None else self._client_secret_hash(secret),
             grant_types=grants,
             scope=_scope_tokens(scope),
             audience=audience,
@@ -447,12 +462,12 @@ class AdminService:
         sessions stay). Audited ``client_secret_rotated``.
 
         Raises:
-            InvalidValueError: the client is public.
+            InvalidValueError: the client is public, or the secret is weak.
             NotFoundError: there is no such client.
         """
         if self.client(client_id).public:
             raise InvalidValueError(f"client {client_id!r} is public and has no secret")
-        updated = self.store.update_client(client_id, secret_hash=self.tokens.hasher.hash(secret))
+        updated = self.store.update_client(client_id, secret_hash=self._client_secret_hash(secret))
         if updated is None:
             raise NotFoundError(f"no client {client_id!r}")
         audit("client_secret_rotated", client_id=client_id, actor=self.actor)

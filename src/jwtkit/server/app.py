@@ -12,6 +12,7 @@ lifespan; the endpoints live in :mod:`jwtkit.server.routes`, one module per conc
 * :mod:`~jwtkit.server.routes.operations`: ``GET /healthz``, ``/readyz``, ``/metrics``.
 * :mod:`~jwtkit.server.routes.revocations_feed`: ``GET /revocations/events`` (long poll),
   ``/revocations/snapshot``: the revocation feed for verifiers.
+* :mod:`~jwtkit.server.routes.docs`: ``GET /docs`` (Swagger UI, local assets).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable
 
 from fastapi import FastAPI
 
-from jwtkit.server.asgi import BodyLimit, Latency
+from jwtkit.server.asgi import BodyLimit, Latency, SecurityHeaders
 from jwtkit.server.cors import ClientCORS
 from jwtkit.server.errors import install_error_handlers
 from jwtkit.server.routes import (
@@ -31,6 +32,7 @@ from jwtkit.server.routes import (
     sessions,
     token,
 )
+from jwtkit.server.routes.docs import install_docs
 from jwtkit.server.runtime import Services, build_services
 from jwtkit.server.settings import Settings
 from jwtkit.store.sql import SQLStore
@@ -69,13 +71,20 @@ def create_app(
         description="OAuth 2.0 token service issuing RFC 9068 JWT access tokens and rotating "
         "refresh tokens, with revocation, introspection, sessions and a JWK Set.",
         lifespan=services.lifespan,
+        docs_url=None,  # FastAPI's pages load Swagger UI / ReDoc from a CDN: ours are local
+        redoc_url=None,
     )
     app.state.services = services
     if services.settings.cors_origins:  # innermost: BodyLimit caps what it reads
         app.add_middleware(ClientCORS, origins=services.settings.cors_origins)
     app.add_middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)
     app.add_middleware(Latency, metrics=services.metrics)
+    app.add_middleware(SecurityHeaders)
     install_error_handlers(app)
     for module in ROUTERS:
         app.include_router(module.router)
+    install_docs(app)
+    services.metrics.routes = frozenset(
+        path for route in app.routes if isinstance(path := getattr(route, "path", None), str)
+    )
     return app

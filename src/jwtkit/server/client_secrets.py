@@ -84,7 +84,7 @@ def check_client_secret(secret: str) -> None:
     if len(secret) < _MIN_LENGTH or estimated_bits(secret) < MIN_SECRET_BITS:
         raise WeakClientSecretError(
             f"the client secret is too weak (need at least {_MIN_LENGTH} random characters, "
-            f"~{MIN_SECRET_BITS} bits); let jwtkit generate one"
+            f"~{MIN_SECRET_BITS} bits); let jwtkit generate one (--generate)"
         )
 
 

@@ -7,9 +7,12 @@ from ``app.state.services`` (a :class:`~jwtkit.server.runtime.Services`).
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from jwtkit.errors import JWTKitError
 from jwtkit.middleware._core import Principal, parse_bearer
@@ -18,11 +21,15 @@ from jwtkit.server.oauth import (
     ClientCredentials,
     InvalidRequest,
     InvalidToken,
+    TemporarilyUnavailable,
     client_credentials_from,
     parse_form,
 )
+from jwtkit.server.passwords import HashQueueFull
 from jwtkit.server.runtime import Services
 from jwtkit.server.service import TokenService
+
+T = TypeVar("T")
 
 __all__ = [
     "FORM_BODY",
@@ -34,6 +41,7 @@ __all__ = [
     "form",
     "invalid_token",
     "optional_form",
+    "password_work",
     "services",
     "token_service",
 ]
@@ -51,15 +59,20 @@ FORM_BODY: dict[str, Any] = {
 }
 
 
-def services(request: Request) -> Services:
-    """The app's :class:`Services`."""
+def _services(request: Request) -> Services:
     found: Services = request.app.state.services
     return found
 
 
-def token_service(request: Request) -> TokenService:
+async def services(request: Request) -> Services:
+    """The app's :class:`Services`. (The cheap dependencies are ``async def``, so resolving them
+    takes no worker thread: endpoints that do not hash never queue behind ones that do.)"""
+    return _services(request)
+
+
+async def token_service(request: Request) -> TokenService:
     """The app's :class:`TokenService`."""
-    return services(request).service
+    return _services(request).service
 
 
 async def form(request: Request) -> dict[str, str]:
@@ -78,7 +91,7 @@ async def optional_form(request: Request) -> dict[str, str]:
     return await form(request)
 
 
-def client_credentials(
+async def client_credentials(
     request: Request, params: dict[str, str] = Depends(form)
 ) -> ClientCredentials:
     """The client credentials of a form request (Basic header or body, RFC 6749 §2.3).
@@ -86,12 +99,35 @@ def client_credentials(
     Raises:
         InvalidRequest, InvalidClient: see :func:`jwtkit.server.oauth.client_credentials_from`.
     """
-    return client_credentials_from(request.headers.get("authorization"), params)
+    creds = client_credentials_from(request.headers.get("authorization"), params)
+    return dataclasses.replace(creds, address=_peer(request))
 
 
-def client_address(request: Request) -> str | None:
-    """The peer's IP address (str) or None (for login rate limits and audit)."""
+def _peer(request: Request) -> str | None:
     return request.client.host if request.client else None
+
+
+async def client_address(request: Request) -> str | None:
+    """The peer's IP address (str) or None (for login rate limits and audit); behind a trusted
+    proxy (``forwarded_allow_ips``) the address it forwarded."""
+    return _peer(request)
+
+
+async def password_work(svc: TokenService, work: Callable[[], T]) -> T:
+    """Run ``work`` (which may check a password with argon2id) in a worker thread once
+    ``svc.password_admission`` admits it, so at most its slots of threads hash at once and the
+    rest wait without holding a thread (issue 13 item 3).
+
+    Raises:
+        TemporarilyUnavailable: 503 with ``Retry-After: 1`` when too many requests wait.
+    """
+    try:
+        async with svc.password_admission.admit():
+            return await run_in_threadpool(work)
+    except HashQueueFull:
+        raise TemporarilyUnavailable(
+            "too many logins in progress; retry shortly", headers={"Retry-After": "1"}
+        ) from None
 
 
 def bearer_token(request: Request) -> str:

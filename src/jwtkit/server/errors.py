@@ -27,7 +27,8 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 def error_response(exc: OAuthError) -> JSONResponse:
     """The JSON response (RFC 6749 §5.2) of ``exc``: its status, headers and no-store."""
-    return JSONResponse(exc.body(), status_code=exc.status, headers={**exc.headers, **NO_STORE})
+    headers = {**exc.headers, **NO_STORE, "X-Content-Type-Options": "nosniff"}
+    return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
 
 async def _oauth_error(_request: Request, exc: Exception) -> Response:

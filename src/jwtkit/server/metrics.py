@@ -67,6 +67,11 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self.failed_client_auth = Counter(
+            "jwtkit_failed_client_auth",
+            "Failed client authentications (unknown client, wrong or missing secret).",
+            registry=self.registry,
+        )
         self.latency = Histogram(
             "jwtkit_request_duration_seconds",
             "HTTP request latency in seconds.",

@@ -20,6 +20,7 @@ from typing import ClassVar
 from urllib.parse import parse_qsl, unquote_plus
 
 __all__ = [
+    "ClientAuthRateLimited",
     "ClientCredentials",
     "InvalidClient",
     "InvalidGrant",
@@ -112,6 +113,18 @@ class InvalidGrant(OAuthError):
     revoked or another client's (RFC 6749 §5.2)."""
 
     error = "invalid_grant"
+
+
+class ClientAuthRateLimited(InvalidClient):
+    """``invalid_client`` answered with 429 and ``Retry-After`` (RFC 6585 §4): too many failed
+    client authentications for the client id or the address (RFC 6749 §2.3.1).
+    ``retry_after``: seconds (int)."""
+
+    status = 429
+
+    def __init__(self, description: str, *, retry_after: int) -> None:
+        super().__init__(description, headers={"Retry-After": str(retry_after)})
+        self.retry_after = retry_after
 
 
 class LoginRateLimited(InvalidGrant):
@@ -225,12 +238,14 @@ def parse_form(content_type: str | None, body: bytes) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class ClientCredentials:
-    """What a request says about its client: ``client_id`` (or None), ``secret`` (or None) and
-    ``method`` (``client_secret_basic``, ``client_secret_post`` or ``none``)."""
+    """What a request says about its client: ``client_id`` (or None), ``secret`` (or None),
+    ``method`` (``client_secret_basic``, ``client_secret_post`` or ``none``) and the request's
+    client ``address`` (str or None; for the client-authentication limits)."""
 
     client_id: str | None
     secret: str | None = field(repr=False)
     method: str
+    address: str | None = None
 
 
 def client_credentials_from(

@@ -18,6 +18,7 @@ from jwtkit.server.keys import KeyEncryptor, KeyManager
 from jwtkit.server.metrics import Metrics
 from jwtkit.server.passwords import SecretHasher
 from jwtkit.server.ratelimit import (
+    ClientAuthRateLimiter,
     FailureCounter,
     FallbackCounter,
     LocalRateLimiter,
@@ -196,6 +197,12 @@ def build_services(
             settings.login_failure_window,
             settings.login_max_failures_per_user,
             settings.login_max_failures_per_address,
+        ),
+        client_limiter=ClientAuthRateLimiter(
+            counter,
+            settings.client_auth_failure_window,
+            settings.client_auth_max_failures_per_client,
+            settings.client_auth_max_failures_per_address,
         ),
         publish=relay.notify,
         metrics=metrics,

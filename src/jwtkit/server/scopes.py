@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from jwtkit._scope import split_scope
 from jwtkit.server.oauth import InvalidScope
 
 __all__ = ["grant_scope"]
@@ -12,15 +13,18 @@ def grant_scope(requested: str | None, *allowed: str) -> str:
     ``allowed`` set (each a space-separated str), else their intersection (RFC 6749 §3.3).
 
     Raises:
-        InvalidScope: a malformed scope token or one beyond ``allowed``.
+        InvalidScope: a ``requested`` value outside the RFC 6749 §3.3 grammar (another
+            separator than one %x20, a forbidden character, only spaces) or a scope-token beyond
+            ``allowed``.
     """
     sets = [set(a.split()) for a in allowed]
     ceiling = set.intersection(*sets) if sets else set()
     if requested is None:
         return " ".join(sorted(ceiling))
-    wanted = requested.split()
-    if not all(s.isprintable() and '"' not in s and "\\" not in s for s in wanted):
-        raise InvalidScope("malformed scope")
+    try:
+        wanted = split_scope(requested)  # only %x20 separates; " " is malformed, not empty
+    except ValueError:
+        raise InvalidScope("malformed scope (RFC 6749 §3.3)") from None
     extra = [s for s in wanted if s not in ceiling]
     if extra:
         raise InvalidScope(f"scope not allowed: {' '.join(sorted(extra))}")

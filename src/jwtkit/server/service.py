@@ -21,10 +21,12 @@ from typing import Any
 import jwtkit
 from jwtkit.errors import JWTKitError, RevokedError
 from jwtkit.server.audit import audit
+from jwtkit.server.client_secrets import ClientSecretHasher
 from jwtkit.server.grants import GRANTS, TokenRequest, client_credentials, password, refresh_token
 from jwtkit.server.keys import KeyManager
 from jwtkit.server.metrics import Metrics
 from jwtkit.server.oauth import (
+    ClientAuthRateLimited,
     ClientCredentials,
     InvalidClient,
     InvalidGrant,
@@ -33,8 +35,8 @@ from jwtkit.server.oauth import (
     UnauthorizedClient,
     UnsupportedTokenType,
 )
-from jwtkit.server.passwords import SecretHasher, VerifiedSecretCache
-from jwtkit.server.ratelimit import LoginRateLimiter
+from jwtkit.server.passwords import HashAdmission, SecretHasher, VerifiedSecretCache
+from jwtkit.server.ratelimit import ClientAuthRateLimiter, LocalRateLimiter, LoginRateLimiter
 from jwtkit.server.settings import SIGNING_ALGORITHMS, Settings
 from jwtkit.server.tokens import hash_refresh_token, token_kind
 from jwtkit.store.sql import (
@@ -70,6 +72,10 @@ def session_view(session: SessionRecord, current_sid: str | None = None) -> dict
     }
 
 
+#: The one ``error_description`` of every client-authentication failure (issue 13 item 11).
+CLIENT_AUTH_FAILED = "client authentication failed"
+
+
 class TokenService:
     """Issues, rotates, revokes and introspects tokens.
 
@@ -77,10 +83,14 @@ class TokenService:
         settings: :class:`Settings`.
         store: :class:`SQLStore` (the source of truth).
         keys: :class:`KeyManager`.
-        hasher: :class:`SecretHasher` for passwords and client secrets.
+        hasher: :class:`SecretHasher` for passwords (and argon2id client hashes of earlier
+            versions).
         limiter: :class:`LoginRateLimiter`.
         publish: called with revocation entries the store has committed (the running
             service's relay wakes up; the outbox row is already written), or None.
+        client_limiter: :class:`ClientAuthRateLimiter` (default: in process, from settings).
+        client_secrets: :class:`ClientSecretHasher` (default: from settings, argon2id legacy
+            through ``hasher``).
         metrics: :class:`Metrics`.
         clock: returns now, seconds since the epoch (float).
     """
@@ -93,6 +103,8 @@ class TokenService:
         *,
         hasher: SecretHasher,
         limiter: LoginRateLimiter,
+        client_limiter: ClientAuthRateLimiter | None = None,
+        client_secrets: ClientSecretHasher | None = None,
         publish: Callable[[Iterable[RevocationEntry]], None] | None = None,
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
@@ -102,10 +114,21 @@ class TokenService:
         self.keys = keys
         self.hasher = hasher
         self.limiter = limiter
+        self.client_limiter = client_limiter or ClientAuthRateLimiter(
+            LocalRateLimiter(),
+            settings.client_auth_failure_window,
+            settings.client_auth_max_failures_per_client,
+            settings.client_auth_max_failures_per_address,
+        )
+        pepper = settings.client_secret_pepper
+        self.client_secrets = client_secrets or ClientSecretHasher(
+            pepper.get_secret_value().encode() if pepper else None, hasher
+        )
         self.publish = publish or (lambda entries: None)
         self.metrics = metrics or Metrics()
         self.clock = clock
         self.issuer = settings.effective_issuer
+        self.password_admission = HashAdmission(max_waiting=settings.password_hash_queue)
         self.secret_cache = VerifiedSecretCache(settings.client_secret_cache_seconds)
         self._verifier: jwtkit.Verifier | None = None
 
@@ -129,35 +152,65 @@ class TokenService:
     def authenticate_client(
         self, creds: ClientCredentials, *, allow_public: bool = True
     ) -> ClientRecord:
-        """Authenticate the client of a request (RFC 6749 §2.3, §3.2.1).
+        """Authenticate the client of a request (RFC 6749 §2.3, §3.2.1) under the client
+        authentication limits (RFC 6749 §2.3.1: brute-force protection).
 
         Public clients identify themselves by ``client_id`` alone (when ``allow_public``);
-        confidential clients must present their secret (argon2id-verified).
+        confidential clients present their secret, checked with one keyed hash
+        (:class:`~jwtkit.server.client_secrets.ClientSecretHasher`; an argon2id hash of an
+        earlier version is checked once more that way and then replaced).
+
+        Every failure gets the same answer and, but for legacy argon2id hashes, the same cost:
+        an unknown client, a wrong or missing secret, a secret sent by a public client, a public
+        client where a confidential one is needed (issue 13 item 11). Failures count per client
+        id and per address (``creds.address``); once a limit is reached the request is refused
+        before any lookup or hash.
 
         Raises:
+            ClientAuthRateLimited: 429 ``invalid_client`` with ``Retry-After``.
             InvalidClient: ``invalid_client`` (401, with a Basic challenge).
         """
         if creds.client_id is None:
-            raise InvalidClient("client authentication required")
-        client = self.store.get_client(creds.client_id)
-        if client is None:
-            self.hasher.verify(None, creds.secret or "")  # same time as a wrong secret
-            raise InvalidClient("unknown client or bad credentials")
-        if client.public:
-            if creds.secret is not None:
-                raise InvalidClient("public clients have no secret")
-            if not allow_public:
-                raise InvalidClient("this endpoint needs a confidential client")
+            raise InvalidClient(CLIENT_AUTH_FAILED)
+        client_id, address, secret = creds.client_id, creds.address, creds.secret
+        now = self.clock()
+        retry = self.client_limiter.retry_after(client_id, address, now)
+        if retry is not None:
+            raise self._client_rate_limited(client_id, address, retry)
+        client = self.store.get_client(client_id)
+        if client is not None and client.public and secret is None and allow_public:
             return client
-        stored = client.secret_hash or ""
-        if creds.secret is None:
-            raise InvalidClient("unknown client or bad credentials")
-        if self.secret_cache.check(client.client_id, stored, creds.secret):
-            return client
-        if not self.hasher.verify(client.secret_hash, creds.secret):
-            raise InvalidClient("unknown client or bad credentials")
-        self.secret_cache.remember(client.client_id, stored, creds.secret)
+        stored = None if client is None or client.public else client.secret_hash
+        if client is not None and stored is not None and secret is not None:
+            if self.secret_cache.check(client_id, stored, secret):
+                return client
+            ok = self.client_secrets.verify(stored, secret)
+        else:
+            ok = self.client_secrets.verify(None, secret or "")  # the same one hash
+        if not ok or client is None or secret is None or stored is None:
+            over = self.client_limiter.failed(client_id, address, now)
+            self.metrics.failed_client_auth.inc()
+            audit("client_auth_failed", client_id=client_id, ip=address)
+            if over:
+                raise self._client_rate_limited(
+                    client_id, address, self.client_limiter.next_window(now)
+                )
+            raise InvalidClient(CLIENT_AUTH_FAILED)
+        if self.client_secrets.needs_upgrade(stored):
+            upgraded = self.client_secrets.hash(secret)
+            if self.store.replace_client_secret_hash(client_id, stored, upgraded):
+                audit("client_secret_upgraded", client_id=client_id)
+                stored = upgraded
+        self.secret_cache.remember(client_id, stored, secret)
         return client
+
+    def _client_rate_limited(
+        self, client_id: str, address: str | None, retry: int
+    ) -> ClientAuthRateLimited:
+        audit("client_auth_rate_limited", client_id=client_id, ip=address)
+        return ClientAuthRateLimited(
+            f"too many failed client authentications; retry in {retry} s", retry_after=retry
+        )
 
     def check_password(
         self, username: str, password: str, address: str | None, *, client_id: str

@@ -168,6 +168,12 @@ class Settings(BaseSettings):
     password_time_cost: int = Field(default=3, ge=1, description="argon2id iterations.")
     password_memory_kib: int = Field(default=65536, ge=8, description="argon2id memory (KiB).")
     password_parallelism: int = Field(default=4, ge=1, description="argon2id lanes.")
+    password_hash_queue: int = Field(
+        default=64,
+        ge=0,
+        description="Password logins allowed to wait for an argon2id slot (one per CPU) before "
+        "the service answers 503 temporarily_unavailable.",
+    )
     password_min_length: int = Field(
         default=8,
         ge=1,
@@ -185,6 +191,16 @@ class Settings(BaseSettings):
         ge=0,
         description="How long a successful client-secret verification is remembered "
         "(HMAC in memory; 0 = verify with argon2id every time).",
+    )
+    metrics_enabled: bool = Field(
+        default=False,
+        description="Serve Prometheus metrics at /metrics (off by default: they describe the "
+        "service's traffic to whoever asks).",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="When set, /metrics needs `Authorization: Bearer <this token>` "
+        "(env JWTKIT_METRICS_TOKEN).",
     )
     shutdown_timeout: int = Field(
         default=10, ge=0, description="Graceful shutdown: seconds to let in-flight requests finish."

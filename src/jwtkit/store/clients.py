@@ -90,6 +90,18 @@ class ClientStore:
             row = conn.execute(select(clients).where(clients.c.client_id == client_id)).first()
         return ClientRecord.from_row(row) if row else None
 
+    def replace_secret_hash(self, client_id: str, old_hash: str, new_hash: str) -> bool:
+        """Store ``new_hash`` for ``client_id`` only if its secret hash is still ``old_hash``
+        (a compare-and-set: upgrading a just-verified hash never undoes a concurrent secret
+        rotation). Returns True when it was replaced."""
+        with self._db.write() as conn:
+            result = conn.execute(
+                update(clients)
+                .where(and_(clients.c.client_id == client_id, clients.c.secret_hash == old_hash))
+                .values(secret_hash=new_hash)
+            )
+        return bool(result.rowcount == 1)
+
     def delete(self, client_id: str, now: float) -> list[RevocationEntry] | None:
         """Delete a client and revoke every live session issued to it, in one transaction.
 

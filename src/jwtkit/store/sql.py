@@ -189,6 +189,10 @@ class SQLStore:
         """See :meth:`ClientStore.update`."""
         return self.clients.update(client_id, **changes)
 
+    def replace_client_secret_hash(self, client_id: str, old_hash: str, new_hash: str) -> bool:
+        """See :meth:`ClientStore.replace_secret_hash`."""
+        return self.clients.replace_secret_hash(client_id, old_hash, new_hash)
+
     def delete_client(self, client_id: str, now: float) -> list[RevocationEntry] | None:
         """See :meth:`ClientStore.delete`."""
         return self.clients.delete(client_id, now)

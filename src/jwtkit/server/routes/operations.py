@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
+import hmac
+
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
+from jwtkit.middleware._core import parse_bearer
 from jwtkit.server.deps import services
+from jwtkit.server.oauth import InvalidToken, NotFound
 from jwtkit.server.runtime import Services
 
 __all__ = ["router"]
@@ -34,6 +38,19 @@ def readyz(s: Services = Depends(services)) -> Response:
 
 
 @router.get("/metrics")
-async def metrics(s: Services = Depends(services)) -> Response:
-    """Prometheus text exposition of the service's metrics."""
+async def metrics(request: Request, s: Services = Depends(services)) -> Response:
+    """Prometheus text exposition of the service's metrics, when ``metrics_enabled`` (else 404
+    like any unknown path); with ``metrics_token`` set, only for ``Authorization: Bearer
+    <metrics_token>`` (compared in constant time; 401 with a Bearer challenge otherwise)."""
+    cfg = s.settings
+    if not cfg.metrics_enabled:
+        raise NotFound("not found")
+    if cfg.metrics_token is not None:
+        expected = cfg.metrics_token.get_secret_value().encode()
+        given = (parse_bearer(request.headers.get("authorization")) or "").encode()
+        if not hmac.compare_digest(given, expected):
+            raise InvalidToken(
+                "a bearer token is required for /metrics",
+                headers={"WWW-Authenticate": 'Bearer realm="jwtkit-metrics"'},
+            )
     return Response(s.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
