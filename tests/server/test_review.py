@@ -111,7 +111,8 @@ def test_admin_cli_writes_audit_events(server_env: dict[str, str]) -> None:
     events = []
     for result in (added, secret, rotated, ended):
         assert "pw-alice" not in result.stderr and RS_SECRET not in result.stderr
-        events += [json.loads(line)["event"] for line in result.stderr.splitlines() if line]
+        lines = [line for line in result.stderr.splitlines() if line.startswith("{")]
+        events += [json.loads(line)["event"] for line in lines]
     assert events == [
         "user_added",
         "client_added",
