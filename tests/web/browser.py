@@ -250,3 +250,59 @@ def _walk(env: WebEnv, context: BrowserContext, report: Callable[[str], None]) -
     report(f"logout at A: B's session ended {latency * 1000:.0f} ms later (back-channel logout)")
     assert latency < 1.0, latency
     return out
+
+
+def _expire_soon(rp: RelyingParty, session_id: str) -> None:
+    """Make the session's access token expire within the refresh margin (server side)."""
+    from jwtkit.web.sessions import session_key
+
+    session = rp.store.load(session_key(session_id))
+    assert session is not None
+    session.access_expires_at = time.time() + rp.config.refresh_margin / 2
+    rp.store.save(session)
+
+
+def run_refresh(env: WebEnv, browser: Browser, report: Callable[[str], None]) -> None:
+    """Server-side refresh against the real issuer, then a refresh the issuer refuses (the
+    refresh token revoked there, RFC 7009) ends the app session."""
+    import httpx
+
+    from jwtkit.web.sessions import session_key
+
+    context = browser.new_context()
+    context.set_default_timeout(TIMEOUT_MS)
+    context.route("**/*", _loopback_only)
+    try:
+        page = context.new_page()
+        page.goto(env.app_a + "/login")
+        env.fill_login(page, env.username, env.password)
+        page.wait_for_url(env.app_a + "/")
+        cookies = {c["name"]: c["value"] for c in context.cookies(env.app_a)}
+        session_id = cookies[env.rp_a.config.session_cookie]
+        before = env.rp_a.store.load(session_key(session_id))
+        assert before is not None and before.refresh_token is not None
+        _expire_soon(env.rp_a, session_id)
+        assert _fetch(page, "GET", "/api/me", False)["status"] == 200
+        after = env.rp_a.store.load(session_key(session_id))
+        assert after is not None and after.access_token != before.access_token
+        report("refresh on the server before expiry: new access token, the page saw nothing")
+        # Revoke the refresh token at the issuer; the next refresh is refused.
+        cfg = env.rp_a.config
+        endpoint = env.rp_a.metadata()["revocation_endpoint"]
+        assert cfg.client_secret is not None
+        r = httpx.post(
+            endpoint,
+            data={"token": after.refresh_token, "token_type_hint": "refresh_token"},
+            auth=(cfg.client_id, cfg.client_secret),
+            timeout=10,
+        )
+        assert r.status_code == 200, r.text
+        _expire_soon(env.rp_a, session_id)
+        r2 = _fetch(page, "GET", "/api/me", False)
+        assert r2["status"] == 401, r2
+        assert env.rp_a.store.load(session_key(session_id)) is None
+        page.reload()
+        assert page.locator("#login").count() == 1
+        report("refresh refused by the issuer (token revoked): the app session ended, API 401")
+    finally:
+        context.close()

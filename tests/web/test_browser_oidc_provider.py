@@ -18,7 +18,7 @@ from jwtkit.web.demo import app_a, app_b, make_guard
 from verifiers.conftest import UvicornThread, WerkzeugThread
 from verifiers.test_interop_oidc_provider import node_script
 
-from .browser import WebEnv, chromium, run
+from .browser import WebEnv, chromium, run, run_refresh
 from .conftest import DeferredASGI, DeferredWSGI
 
 pytestmark = pytest.mark.slow
@@ -105,6 +105,15 @@ def test_browser_walk_with_oidc_provider(
     with capsys.disabled():
         print("\n[oidc-provider] " + "\n[oidc-provider] ".join(lines))
         print(f"[oidc-provider] measured: {out}")
+
+
+def test_refresh_with_oidc_provider(
+    node_env: WebEnv, browser: Browser, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines: list[str] = []
+    run_refresh(node_env, browser, lines.append)
+    with capsys.disabled():
+        print("\n[oidc-provider] " + "\n[oidc-provider] ".join(lines))
 
 
 def test_par_and_discovery(node_env: WebEnv) -> None:
