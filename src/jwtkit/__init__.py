@@ -6,7 +6,9 @@ The core (this package's top level) does no I/O and imports only ``cryptography`
 * :class:`Verifier`: a policy built once, ``verify(token)`` per request;
 * :class:`Key` / :class:`KeySet`: JWK and JWK Set (RFC 7517, 7638, 8037, 9278);
 * :mod:`jwtkit.jws`: JWS in every serialization (RFC 7515, 7797);
-* :mod:`jwtkit.errors`: one error hierarchy with stable codes.
+* :mod:`jwtkit.errors`: one error hierarchy with stable codes;
+* PyJWT's names (``decode_complete``, ``PyJWT``, ``PyJWK``, ``PyJWKSet``, ``PyJWKClient`` and the
+  exceptions of :mod:`jwtkit.exceptions`), so ``import jwtkit as jwt`` runs PyJWT code.
 
 The token service (``jwtkit.server``), JWK Set client (``jwtkit.jwks_client``), middleware
 (``jwtkit.middleware``) and CLI (``jwtkit.cli``) are imported only when used.
@@ -14,8 +16,33 @@ The token service (``jwtkit.server``), JWK Set client (``jwtkit.jwks_client``), 
 
 from __future__ import annotations
 
-from jwtkit import errors, jws
+from jwtkit import errors, exceptions, jws
+from jwtkit._pyjwt import (
+    InsecureKeyLengthWarning,
+    PyJWK,
+    PyJWKSet,
+    PyJWT,
+    get_algorithm_by_name,
+)
 from jwtkit.errors import JWTKitError
+from jwtkit.exceptions import (
+    DecodeError,
+    ExpiredSignatureError,
+    ImmatureSignatureError,
+    InvalidAlgorithmError,
+    InvalidAudienceError,
+    InvalidIssuedAtError,
+    InvalidIssuerError,
+    InvalidKeyError,
+    InvalidSignatureError,
+    InvalidTokenError,
+    MissingRequiredClaimError,
+    PyJWKClientConnectionError,
+    PyJWKClientError,
+    PyJWKError,
+    PyJWKSetError,
+    PyJWTError,
+)
 from jwtkit.jwa import ALGORITHMS
 from jwtkit.jwk import Key, KeyResolver, KeySet
 from jwtkit.jwt import (
@@ -23,6 +50,7 @@ from jwtkit.jwt import (
     VerifiedToken,
     Verifier,
     decode,
+    decode_complete,
     decode_unverified,
     encode,
     get_unverified_header,
@@ -34,28 +62,52 @@ __version__ = "0.1.0"
 def __getattr__(name: str) -> object:
     # JWKSClient lives in jwtkit.jwks_client (it needs httpx, the 'client' extra); importing it
     # lazily keeps ``import jwtkit`` free of HTTP modules.
-    if name == "JWKSClient":
-        from jwtkit.jwks_client import JWKSClient
+    if name in ("JWKSClient", "PyJWKClient"):
+        from jwtkit import jwks_client
 
-        return JWKSClient
+        return getattr(jwks_client, name)
     raise AttributeError(f"module 'jwtkit' has no attribute {name!r}")
 
 
 __all__ = [
     "ALGORITHMS",
     "ANY_AUDIENCE",
+    "DecodeError",
+    "ExpiredSignatureError",
+    "ImmatureSignatureError",
+    "InsecureKeyLengthWarning",
+    "InvalidAlgorithmError",
+    "InvalidAudienceError",
+    "InvalidIssuedAtError",
+    "InvalidIssuerError",
+    "InvalidKeyError",
+    "InvalidSignatureError",
+    "InvalidTokenError",
     "JWKSClient",
     "JWTKitError",
     "Key",
     "KeyResolver",
     "KeySet",
+    "MissingRequiredClaimError",
+    "PyJWK",
+    "PyJWKClient",
+    "PyJWKClientConnectionError",
+    "PyJWKClientError",
+    "PyJWKError",
+    "PyJWKSet",
+    "PyJWKSetError",
+    "PyJWT",
+    "PyJWTError",
     "VerifiedToken",
     "Verifier",
     "__version__",
     "decode",
+    "decode_complete",
     "decode_unverified",
     "encode",
     "errors",
+    "exceptions",
+    "get_algorithm_by_name",
     "get_unverified_header",
     "jws",
 ]

@@ -57,7 +57,32 @@ class JWTKitError(Exception):
         return f"{self.__class__.__name__}(code={self.code!r}, message={self.message!r})"
 
 
-class MalformedError(JWTKitError):
+# -- groups: parents that PyJWT's exception names stand for (jwtkit.exceptions); never raised
+# themselves, so ``except`` clauses written for PyJWT catch what they caught there.
+
+
+class DecodeError(JWTKitError):
+    """The token cannot be decoded or its signature does not verify: the parent of
+    :class:`MalformedError` and :class:`InvalidSignatureError` (PyJWT's ``DecodeError``)."""
+
+    code = "decode_error"
+
+
+class InvalidAlgorithmError(JWTKitError):
+    """The ``alg`` is unsupported or not allowed: the parent of :class:`UnsupportedAlgorithmError`
+    and :class:`AlgorithmNotAllowedError` (PyJWT's ``InvalidAlgorithmError``)."""
+
+    code = "invalid_algorithm"
+
+
+class PyJWKClientError(JWTKitError):
+    """A JWK Set client failed: the parent of :class:`JWKSFetchError` and of the signing key not
+    found by :class:`jwtkit.PyJWKClient` (PyJWT's ``PyJWKClientError``)."""
+
+    code = "jwks_client_error"
+
+
+class MalformedError(DecodeError):
     """The token, header, payload or key is not well-formed (RFC 7515 §5.2, RFC 7519 §7.2)."""
 
     code = "malformed"
@@ -76,13 +101,13 @@ class LimitExceededError(MalformedError):
     code = "limit_exceeded"
 
 
-class UnsupportedAlgorithmError(JWTKitError):
+class UnsupportedAlgorithmError(InvalidAlgorithmError):
     """The ``alg`` is unknown to jwtkit, or is ``none`` (RFC 8725 §3.1)."""
 
     code = "unsupported_algorithm"
 
 
-class AlgorithmNotAllowedError(JWTKitError):
+class AlgorithmNotAllowedError(InvalidAlgorithmError):
     """The token's ``alg`` is not in the caller's allowlist (RFC 8725 §3.1)."""
 
     code = "alg_not_allowed"
@@ -118,7 +143,7 @@ class KeyNotFoundError(JWTKitError):
     code = "key_not_found"
 
 
-class InvalidSignatureError(JWTKitError):
+class InvalidSignatureError(DecodeError):
     """Signature verification failed."""
 
     code = "invalid_signature"
@@ -179,13 +204,20 @@ class ExpiredError(ClaimError):
     code = "expired"
 
 
-class NotYetValidError(ClaimError):
+class ImmatureSignatureError(ClaimError):
+    """The token is not valid yet: the parent of :class:`NotYetValidError` (``nbf``) and
+    :class:`ImmatureError` (``iat``), PyJWT's ``ImmatureSignatureError``; never raised itself."""
+
+    code = "immature"
+
+
+class NotYetValidError(ImmatureSignatureError):
     """The token is not valid yet: now < nbf - leeway (RFC 7519 §4.1.5)."""
 
     code = "not_yet_valid"
 
 
-class ImmatureError(ClaimError):
+class ImmatureError(ImmatureSignatureError):
     """The token was issued in the future: iat > now + leeway (RFC 7519 §4.1.6)."""
 
     code = "iat_in_future"
@@ -216,7 +248,7 @@ class RevocationUnavailableError(JWTKitError):
     code = "revocation_unavailable"
 
 
-class JWKSFetchError(JWTKitError):
+class JWKSFetchError(PyJWKClientError):
     """A remote JWK Set or issuer metadata could not be fetched or parsed."""
 
     code = "jwks_fetch_failed"

@@ -533,9 +533,17 @@ class Key:
         if self.key_ops is not None and op not in self.key_ops:
             raise KeyMismatchError(f"key 'key_ops' does not allow {op!r}")
         if not allow_weak_keys and self.size < algorithm.min_key_bits:
+            if self.is_symmetric:
+                why = (
+                    f"RFC 7518 §3.2: an HMAC secret must be at least as long as the hash; use"
+                    f" {algorithm.min_key_bits // 8} random bytes, e.g."
+                    f" secrets.token_bytes({algorithm.min_key_bits // 8})"
+                )
+            else:
+                why = "RFC 7518 §3.3, RFC 8725 §3.5: use an RSA key of 2048 bits or more"
             raise WeakKeyError(
                 f"{self.size}-bit key is below the {algorithm.min_key_bits}-bit minimum"
-                f" for {algorithm.name}"
+                f" for {algorithm.name} ({why}; allow_weak_keys=True accepts it for a legacy peer)"
             )
         if op == "sign":
             if not self.is_private:

@@ -48,14 +48,20 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
-from jwtkit.errors import JWKSFetchError, JWTKitError, KeyNotFoundError, MalformedError
+from jwtkit.errors import (
+    JWKSFetchError,
+    JWTKitError,
+    KeyNotFoundError,
+    MalformedError,
+    PyJWKClientError,
+)
 
 if TYPE_CHECKING:
     import httpx
 
     from jwtkit.jwk import Key, KeySet
 
-__all__ = ["JWKSClient"]
+__all__ = ["JWKSClient", "PyJWKClient", "SigningKeyNotFoundError"]
 
 logger = logging.getLogger("jwtkit.jwks_client")
 
@@ -567,3 +573,121 @@ class JWKSClient:
             self._fail(exc)
         finally:
             self._end()
+
+
+class PyJWKClient:
+    """PyJWT's ``jwt.PyJWKClient`` over :class:`JWKSClient` (Cache-Control caching, single-flight
+    fetches, refetch on an unknown ``kid`` with a cooldown, stale copies when the issuer is down).
+
+    Args:
+        uri: the JWK Set URL (https; http on loopback hosts).
+        cache_keys, max_cached_keys, cache_jwk_set: accepted for PyJWT's signature; the client
+            always caches the set (for the issuer's ``max-age``, ``lifespan`` without one).
+        lifespan: seconds a fetched set is fresh when the response sends no ``max-age``.
+        headers: extra request headers.
+        timeout: HTTP timeout in seconds.
+        ssl_context: an ``ssl.SSLContext`` for the HTTPS connection.
+        cooldown_duration: least seconds between refetches forced by an unknown ``kid``.
+
+    Raises:
+        JWKSFetchError (PyJWT's PyJWKClientError): ``uri`` is not an acceptable URL.
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        cache_keys: bool = False,
+        max_cached_keys: int = 16,
+        cache_jwk_set: bool = True,
+        lifespan: float = 300,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 30,
+        ssl_context: Any = None,
+        cooldown_duration: float = 30,
+    ) -> None:
+        http_client = None
+        if ssl_context is not None:
+            import httpx
+
+            http_client = httpx.Client(verify=ssl_context, timeout=timeout, follow_redirects=False)
+        self.uri = uri
+        self.client = JWKSClient(
+            uri,
+            min_ttl=min(60.0, float(lifespan)),
+            default_ttl=float(lifespan),
+            refetch_cooldown=float(cooldown_duration),
+            timeout=float(timeout),
+            headers=headers,
+            http_client=http_client,
+        )
+
+    def fetch_data(self) -> dict[str, Any]:
+        """Fetch the JWK Set now and return it as ``{"keys": [...]}`` (public members).
+
+        Raises:
+            JWKSFetchError: the fetch failed.
+        """
+        return self.client.get_keyset(force=True).to_jwks()
+
+    def get_jwk_set(self, refresh: bool = False) -> Any:
+        """The JWK Set as a :class:`jwtkit.PyJWKSet` (cached unless ``refresh``).
+
+        Raises:
+            JWKSFetchError: no usable set.
+        """
+        from jwtkit._pyjwt import PyJWKSet
+
+        return PyJWKSet.from_dict(self.client.get_keyset(force=refresh).to_jwks())
+
+    def get_signing_keys(self, refresh: bool = False) -> list[Any]:
+        """The signing keys (``use`` absent or ``sig``, with a ``kid``) as :class:`jwtkit.PyJWK`.
+
+        Raises:
+            JWKSFetchError: no usable set; SigningKeyNotFoundError: no signing key in it.
+        """
+        from jwtkit._pyjwt import PyJWK
+
+        keys = [
+            PyJWK.from_key(key)
+            for key in self.client.get_keyset(force=refresh)
+            if key.use in (None, "sig") and key.kid is not None
+        ]
+        if not keys:
+            raise SigningKeyNotFoundError("the JWKS endpoint did not contain any signing keys")
+        return keys
+
+    def get_signing_key(self, kid: str) -> Any:
+        """The signing key with this ``kid`` (refetching once, within the cooldown, if unknown).
+
+        Raises:
+            SigningKeyNotFoundError (a KeyNotFoundError and PyJWT's PyJWKClientError): no such
+            key. JWKSFetchError: no usable set.
+        """
+        from jwtkit._pyjwt import PyJWK
+
+        keyset = self.client.get_keyset()
+        key = keyset.get(kid) if isinstance(kid, str) else None
+        if key is None:
+            fresh = self.client.get_keyset(force=True)
+            key = fresh.get(kid) if isinstance(kid, str) and fresh is not keyset else None
+        if key is None:
+            raise SigningKeyNotFoundError(
+                f"Unable to find a signing key that matches: {str(kid)[:64]!r}"
+            )
+        return PyJWK.from_key(key)
+
+    def get_signing_key_from_jwt(self, token: str | bytes) -> Any:
+        """The signing key for a token, by its header's ``kid`` (the header is read unverified,
+        only to pick the key; nothing else in it is trusted, RFC 8725 §3.10).
+
+        Raises:
+            MalformedError: not a compact JWT; and the errors of :meth:`get_signing_key`.
+        """
+        from jwtkit.jwt import get_unverified_header
+
+        return self.get_signing_key(get_unverified_header(token).get("kid"))  # type: ignore[arg-type]
+
+
+class SigningKeyNotFoundError(KeyNotFoundError, PyJWKClientError):
+    """:class:`PyJWKClient` found no signing key: a KeyNotFoundError (code ``key_not_found``) that
+    PyJWT's ``except jwt.PyJWKClientError`` catches."""

@@ -9,6 +9,7 @@ Reading a token without verifying it has its own plainly named functions,
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import math
 import time
 import weakref
@@ -54,12 +55,15 @@ from jwtkit.jws import (
 
 __all__ = [
     "ANY_AUDIENCE",
+    "DecodeOptions",
     "VerifiedToken",
     "Verifier",
     "decode",
+    "decode_complete",
     "decode_unverified",
     "encode",
     "get_unverified_header",
+    "parse_options",
 ]
 
 _NUMERIC = (int, float)
@@ -86,6 +90,92 @@ def _check_now(now: float) -> float:
     if not math.isfinite(value):
         raise ValueError("now must be a finite number of seconds since the epoch")
     return value
+
+
+def _shown(value: object, limit: int = 80) -> str:
+    """``value`` for an error message: repr() escapes control, format (bidi) and other
+    non-printable characters, so untrusted text never reaches a terminal raw; long values are
+    cut."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
+
+
+def _expected(values: frozenset[str]) -> str:
+    shown = sorted(values)
+    return _shown(shown[0]) if len(shown) == 1 else _shown(shown, 200)
+
+
+# PyJWT's decode options (jwt.types.Options): the claim each verify_* option turns off.
+_OPTION_CLAIMS = {
+    "verify_exp": "exp",
+    "verify_nbf": "nbf",
+    "verify_iat": "iat",
+    "verify_aud": "aud",
+    "verify_iss": "iss",
+    "verify_sub": "sub",
+    "verify_jti": "jti",
+}
+_OPTIONS = frozenset(
+    ("verify_signature", "require", "strict_aud", "enforce_minimum_key_length", *_OPTION_CLAIMS)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeOptions:
+    """PyJWT's ``options`` resolved (see :func:`parse_options`).
+
+    Attributes:
+        verify_signature: False only when given explicitly (then nothing is verified).
+        skip: claim names whose checks are off (frozenset of str).
+        require: claim names that must be present (tuple of str).
+        strict_aud: ``aud`` must be one string equal to the audience.
+    """
+
+    verify_signature: bool = True
+    skip: frozenset[str] = frozenset()
+    require: tuple[str, ...] = ()
+    strict_aud: bool = False
+
+
+def parse_options(options: Mapping[str, Any] | None) -> DecodeOptions:
+    """Resolve PyJWT's ``options`` dict (``jwt.types.Options``) for :func:`decode`.
+
+    Known names: ``verify_signature``, ``verify_exp``, ``verify_nbf``, ``verify_iat``,
+    ``verify_aud``, ``verify_iss``, ``verify_sub``, ``verify_jti`` (bool), ``require`` (list of
+    claim names), ``strict_aud`` (bool), ``enforce_minimum_key_length`` (bool; jwtkit always
+    enforces it, see ``allow_weak_keys``). Every check is on unless its option is given as False.
+    As in PyJWT, ``verify_signature: False`` turns the claim checks off too, except those given
+    as True explicitly; ``require`` still applies.
+
+    Returns:
+        :class:`DecodeOptions`.
+
+    Raises:
+        TypeError: not a mapping, an unknown name (a typo must not pass silently), or a value of
+            the wrong type.
+    """
+    if options is None:
+        return DecodeOptions()
+    if not isinstance(options, Mapping):
+        raise TypeError(f"options must be a dict, not {type(options).__name__}")
+    unknown = set(options) - _OPTIONS
+    if unknown:
+        raise TypeError(
+            f"unknown decode options {sorted(map(str, unknown))}: known are {sorted(_OPTIONS)}"
+        )
+    for name, value in options.items():
+        if name != "require" and type(value) is not bool:
+            raise TypeError(f"options[{name!r}] must be True or False")
+    require = options.get("require", ())
+    if isinstance(require, str) or not all(isinstance(n, str) for n in require):
+        raise TypeError("options['require'] must be a list of claim names, e.g. ['exp', 'iss']")
+    verify_signature = options.get("verify_signature", True)
+    skip = frozenset(
+        claim
+        for name, claim in _OPTION_CLAIMS.items()
+        if options.get(name, verify_signature) is False
+    )
+    return DecodeOptions(verify_signature, skip, tuple(require), options.get("strict_aud", False))
 
 
 def _normalize_typ(value: str) -> str:
@@ -170,6 +260,11 @@ class Verifier:
         compression_algorithms: allowed JWE ``zip`` values: ``()`` or ``("DEF",)``.
         decryption_key: the key(s) that decrypt (as :class:`jwtkit.jwe.Decrypter` takes);
             default: ``key``, keys picked by ``kid``, ``use: enc`` and ``key_ops``.
+        options: PyJWT's ``options`` (see :func:`parse_options`): ``require`` adds required
+            claims, each ``verify_exp``/``verify_nbf``/``verify_iat``/``verify_aud``/
+            ``verify_iss``/``verify_sub``/``verify_jti`` set to False turns that claim's checks
+            off (type and value; it must be given explicitly), ``strict_aud`` asks for a single
+            string ``aud`` equal to ``audience``. ``verify_signature`` cannot be False here.
 
     Raises:
         TypeError / ValueError: bad arguments (``algorithms`` a str or empty, ``leeway`` negative
@@ -189,6 +284,8 @@ class Verifier:
         "_policy",
         "_raw_by_alg",
         "_required",
+        "_skip",
+        "_strict_aud",
         "_subject",
         "_typ",
         "_weak",
@@ -212,6 +309,7 @@ class Verifier:
         encryption_algorithms: Sequence[str] | None = None,
         compression_algorithms: Sequence[str] = (),
         decryption_key: KeyLike | None = None,
+        options: Mapping[str, Any] | None = None,
     ) -> None:
         self._jwe: Any = None
         if encryption_algorithms is not None:  # JWE only when asked: never auto-detected
@@ -232,10 +330,21 @@ class Verifier:
             if algorithms or self._jwe is None
             else Policy(frozenset(), allow_weak_keys, max_token_size, max_header_size, max_depth)
         )
+        opts = parse_options(options)
+        if not opts.verify_signature:
+            raise TypeError(
+                "a Verifier always verifies the signature; to read claims unverified use"
+                " jwtkit.decode_unverified(token) (or decode with options={'verify_signature':"
+                " False})"
+            )
         self._key = as_key_source(key, self._policy)
-        self._any_aud = audience is ANY_AUDIENCE
+        self._skip = opts.skip
+        self._strict_aud = opts.strict_aud
+        if opts.strict_aud and not isinstance(audience, str):
+            raise TypeError("options={'strict_aud': True} needs one audience (a str)")
+        self._any_aud = audience is ANY_AUDIENCE or "aud" in opts.skip
         self._audiences = None if self._any_aud else _as_tuple(audience, "audience")
-        self._issuers = _as_tuple(issuer, "issuer")
+        self._issuers = None if "iss" in opts.skip else _as_tuple(issuer, "issuer")
         if isinstance(leeway, _dt.timedelta):
             leeway = leeway.total_seconds()
         try:
@@ -248,11 +357,11 @@ class Verifier:
         self._leeway = seconds
         if isinstance(required, str):
             required = (required,)
-        self._required = tuple(required)
+        self._required = tuple(dict.fromkeys((*required, *opts.require)))
         if typ is not None and not isinstance(typ, str):
             raise TypeError("typ must be a str, e.g. 'at+jwt'")
         self._typ = _normalize_typ(typ) if typ is not None else None
-        self._subject = subject
+        self._subject = None if "sub" in opts.skip else subject
         self._weak = allow_weak_keys
         self._header_cache: dict[bytes, tuple[dict[str, Any], Algorithm]] = {}
         self._raw_by_alg: dict[str, Any] = {}
@@ -284,9 +393,9 @@ class Verifier:
             raise MalformedError("'typ' must be a string")
         if self._typ is not None:
             if typ is None:
-                raise InvalidTypeError(f"token has no 'typ'; expected {self._typ!r}")
+                raise InvalidTypeError(f"token has no 'typ'; expected {_shown(self._typ)}")
             if _normalize_typ(typ) != self._typ:
-                raise InvalidTypeError(f"token 'typ' is not {self._typ!r}")
+                raise InvalidTypeError(f"token 'typ' {_shown(typ)} is not {_shown(self._typ)}")
         if "kid" in header and type(header["kid"]) is not str:
             raise MalformedError("'kid' must be a string")
         if type(self._key) is Key:  # the header is cached: its identity is checked once
@@ -412,6 +521,9 @@ class Verifier:
         self._check_claims(claims, time.time() if now is None else _check_now(now))
 
     def _check_claims(self, c: Mapping[str, Any], now: float) -> None:
+        claims = c
+        if self._skip:  # PyJWT's verify_<claim>=False: the claim is not looked at
+            c = {name: value for name, value in c.items() if name not in self._skip}
         leeway = self._leeway
         exp = c.get("exp", _ABSENT)  # "exp": null is not a NumericDate, not absence
         if exp is not _ABSENT:
@@ -438,17 +550,23 @@ class Verifier:
             raise InvalidClaimError("iss", "must be a string")
         if self._issuers is not None:
             if iss is None:
-                raise MissingClaimError("iss", "the token has no issuer")
+                raise MissingClaimError(
+                    "iss", f"the token has no issuer; expected {_expected(self._issuers)}"
+                )
             if iss not in self._issuers:
-                raise InvalidIssuerError("iss", "unexpected issuer")
+                raise InvalidIssuerError(
+                    "iss", f"{_shown(iss)} is not the expected issuer {_expected(self._issuers)}"
+                )
         aud = c.get("aud", _ABSENT)
         if aud is None:  # "aud": null is not absence either
             raise InvalidClaimError("aud", "must be a string or an array of strings")
         if aud is not _ABSENT and aud is not None:
             if type(aud) is str:
                 auds: Sequence[str] = (aud,)
-            elif type(aud) is list and all(type(a) is str for a in aud):
+            elif type(aud) is list and all(type(a) is str for a in aud) and not self._strict_aud:
                 auds = aud
+            elif self._strict_aud:
+                raise InvalidAudienceError("aud", "must be a single string (strict_aud)")
             else:
                 raise InvalidClaimError("aud", "must be a string or an array of strings")
             if self._audiences is None:
@@ -457,32 +575,75 @@ class Verifier:
                         "aud", "the token has an audience but none is expected (RFC 7519 §4.1.3)"
                     )
             elif self._audiences.isdisjoint(auds):
-                raise InvalidAudienceError("aud", "this audience is not accepted")
+                raise InvalidAudienceError(
+                    "aud",
+                    f"{_shown(aud)} is not the expected audience {_expected(self._audiences)}",
+                )
         elif self._audiences is not None:
-            raise MissingClaimError("aud", "the token has no audience")
+            raise MissingClaimError(
+                "aud", f"the token has no audience; expected {_expected(self._audiences)}"
+            )
         sub = c.get("sub", _ABSENT)
         if sub is _ABSENT:
             sub = None
         elif type(sub) is not str:
             raise InvalidClaimError("sub", "must be a string")
         if self._subject is not None and sub != self._subject:
-            raise InvalidClaimError("sub", "unexpected subject")
+            raise InvalidClaimError(
+                "sub", f"{_shown(sub)} is not the expected subject {_shown(self._subject)}"
+            )
         jti = c.get("jti", _ABSENT)
         if jti is not _ABSENT and type(jti) is not str:
             raise InvalidClaimError("jti", "must be a string")
         for name in self._required:
-            if name not in c:
-                raise MissingClaimError(name, "required claim is missing")
+            if name not in claims:
+                raise MissingClaimError(name, f"the token is missing the required {name!r} claim")
 
 
-def decode(
+class _NoKey:
+    """The key source of an unverified decode: never asked for a key."""
+
+    def resolve_key(self, header: Mapping[str, Any]) -> Key:  # pragma: no cover - never called
+        raise KeyNotFoundError("no key: the signature is not verified")
+
+
+def _unverified(
+    token: str | bytes, opts: DecodeOptions, leeway: float, now: float | None, **policy: Any
+) -> VerifiedToken:
+    """PyJWT's ``verify_signature: False``: the claims unverified, with only the checks given
+    as True (and ``require``)."""
+    header = get_unverified_header(token)
+    claims = decode_unverified(token)
+    checker = Verifier(
+        _NoKey(),
+        algorithms=["HS256"],
+        leeway=leeway,
+        options={
+            **{name: claim not in opts.skip for name, claim in _OPTION_CLAIMS.items()},
+            "require": list(opts.require),
+            "strict_aud": opts.strict_aud,
+        },
+        **policy,
+    )
+    checker.check_claims(claims, now)
+    return VerifiedToken(header, claims, None)  # type: ignore[arg-type]
+
+
+_KEY_REQUIRED = (
+    "decode needs the key to verify the signature with (or, to read the claims unverified, "
+    "options={'verify_signature': False} or jwtkit.decode_unverified(token))"
+)
+
+
+def decode_complete(
     token: str | bytes,
-    key: KeyLike,
-    algorithms: Sequence[str],
+    key: KeyLike | None = None,
+    algorithms: Sequence[str] | str | None = None,
+    options: Mapping[str, Any] | None = None,
     *,
     audience: str | Sequence[str] | None = None,
     issuer: str | Sequence[str] | None = None,
-    leeway: float = 0,
+    leeway: float | _dt.timedelta = 0,
     required: Sequence[str] = (),
     typ: str | None = None,
     subject: str | None = None,
@@ -492,39 +653,142 @@ def decode(
     encryption_algorithms: Sequence[str] | None = None,
     compression_algorithms: Sequence[str] = (),
     decryption_key: KeyLike | None = None,
+    verify: bool | None = None,
+) -> dict[str, Any]:
+    """:func:`decode`, returning PyJWT's ``decode_complete`` shape (RFC 7519 §7.2).
+
+    Returns:
+        dict with ``"header"`` (the JOSE Header, dict), ``"payload"`` (the claims, dict) and
+        ``"signature"`` (the JWS Signature, bytes; empty for a JWE).
+
+    Raises:
+        The errors of :func:`decode`.
+    """
+    if verify is False:
+        raise TypeError(
+            "verify=False is ignored by PyJWT 2 and refused by jwtkit: pass"
+            " options={'verify_signature': False} to read unverified claims"
+        )
+    opts = parse_options(options)
+    policy: dict[str, Any] = {
+        "audience": audience,
+        "issuer": issuer,
+        "required": required,
+        "typ": typ,
+        "subject": subject,
+    }
+    if not opts.verify_signature:
+        result = _unverified(token, opts, leeway, now, **policy)  # type: ignore[arg-type]
+    else:
+        if key is None:
+            raise TypeError(_KEY_REQUIRED)
+        result = Verifier(
+            key,
+            algorithms=algorithms,  # type: ignore[arg-type]
+            leeway=leeway,  # type: ignore[arg-type]
+            allow_weak_keys=allow_weak_keys,
+            max_token_size=max_token_size,
+            options=options,
+            encryption_algorithms=encryption_algorithms,
+            compression_algorithms=compression_algorithms,
+            decryption_key=decryption_key,
+            **policy,
+        ).verify_detailed(token, now)
+    # A JWE JWT has no JWS Signature of its own (a nested JWT's is inside the ciphertext).
+    signature = (
+        b64d(split_compact(token, max_token_size)[3], "signature")
+        if encryption_algorithms is None
+        else b""
+    )
+    return {"header": result.header, "payload": result.claims, "signature": signature}
+
+
+def decode(
+    token: str | bytes,
+    key: KeyLike | None = None,
+    algorithms: Sequence[str] | str | None = None,
+    options: Mapping[str, Any] | None = None,
+    *,
+    audience: str | Sequence[str] | None = None,
+    issuer: str | Sequence[str] | None = None,
+    leeway: float | _dt.timedelta = 0,
+    required: Sequence[str] = (),
+    typ: str | None = None,
+    subject: str | None = None,
+    now: float | None = None,
+    allow_weak_keys: bool = False,
+    max_token_size: int = DEFAULT_MAX_TOKEN_SIZE,
+    encryption_algorithms: Sequence[str] | None = None,
+    compression_algorithms: Sequence[str] = (),
+    decryption_key: KeyLike | None = None,
+    verify: bool | None = None,
 ) -> dict[str, Any]:
     """Verify a compact JWT's signature and claims and return the claims (RFC 7519 §7.2).
 
     Same arguments as :class:`Verifier` plus ``token`` (str or bytes) and ``now`` (seconds since
     the epoch; default ``time.time()``). For many tokens, build a :class:`Verifier` once.
 
+    PyJWT's call shapes work unchanged: ``algorithms`` may be one name (``"HS256"``), ``leeway``
+    a timedelta, and ``options`` PyJWT's dict (:func:`parse_options`): ``require``, ``strict_aud``,
+    and each ``verify_<claim>: False`` to turn one claim's checks off, explicitly. The one way to
+    skip the signature is ``options={"verify_signature": False}``, which, as in PyJWT, returns the
+    claims UNVERIFIED (claim checks off unless given as True): never authorize on them.
+    ``verify`` (PyJWT 1) is accepted as None or True only.
+
     Returns:
         The JWT Claims Set (dict).
 
     Raises:
-        The errors listed in :meth:`Verifier.verify_detailed`.
+        The errors listed in :meth:`Verifier.verify_detailed`; TypeError: no ``key`` or no
+        ``algorithms`` while verifying, bad ``options``, ``verify=False``.
     """
-    return Verifier(
+    if options is None and verify is None:  # the plain call: no detour
+        if key is None:
+            raise TypeError(_KEY_REQUIRED)
+        return Verifier(
+            key,
+            algorithms=algorithms,  # type: ignore[arg-type]
+            audience=audience,
+            issuer=issuer,
+            leeway=leeway,  # type: ignore[arg-type]
+            required=required,
+            typ=typ,
+            subject=subject,
+            allow_weak_keys=allow_weak_keys,
+            max_token_size=max_token_size,
+            encryption_algorithms=encryption_algorithms,
+            compression_algorithms=compression_algorithms,
+            decryption_key=decryption_key,
+        ).verify(token, now)
+    return decode_complete(  # type: ignore[no-any-return]
+        token,
         key,
-        algorithms=algorithms,
+        algorithms,
+        options,
         audience=audience,
         issuer=issuer,
         leeway=leeway,
         required=required,
         typ=typ,
         subject=subject,
+        now=now,
         allow_weak_keys=allow_weak_keys,
         max_token_size=max_token_size,
         encryption_algorithms=encryption_algorithms,
         compression_algorithms=compression_algorithms,
         decryption_key=decryption_key,
-    ).verify(token, now)
+        verify=verify,
+    )["payload"]
 
 
-def _claim_value(value: Any) -> Any:
+def _claim_value(name: str, value: Any) -> Any:
     if isinstance(value, _dt.datetime):
         if value.tzinfo is None:
-            raise MalformedError("naive datetime in a date claim: give it a timezone")
+            raise MalformedError(
+                f"{name!r} is a naive datetime: jwtkit will not guess its timezone (a local time"
+                " taken as UTC shifts the token's validity); pass an aware datetime such as"
+                " datetime.now(timezone.utc), or seconds since the epoch"
+            )
         return int(value.timestamp())
     return value
 
@@ -534,6 +798,8 @@ def encode(
     key: Key | bytes | str | None,
     algorithm: str | None = None,
     headers: Mapping[str, Any] | None = None,
+    json_encoder: type[json.JSONEncoder] | None = None,
+    sort_headers: bool = False,
     *,
     allow_weak_keys: bool = False,
     encryption: Any = None,
@@ -548,6 +814,10 @@ def encode(
         algorithm: ``alg``; defaults to the key's bound ``alg`` or its type's default.
         headers: extra header parameters; ``typ`` defaults to ``"JWT"`` (pass ``"at+jwt"`` for
             access tokens, RFC 9068 §2.1, or ``None`` to omit); ``kid`` defaults to the key's.
+        json_encoder: a ``json.JSONEncoder`` subclass for the claims (PyJWT's argument), e.g.
+            to serialize UUIDs; NaN and Infinity stay refused.
+        sort_headers: emit the header members sorted by name (PyJWT's default); jwtkit's
+            default is ``alg`` first.
         allow_weak_keys: allow RSA keys < 2048 bits and HMAC secrets shorter than the hash.
         encryption: a :class:`jwtkit.jwe.Encryption` (or a mapping with ``key``, ``alg``,
             ``enc`` and optional ``zip``, ``headers``) to encrypt the JWT (RFC 7519 §5.2): with
@@ -573,7 +843,7 @@ def encode(
     body = claims
     for name in _DATE_CLAIMS:
         if isinstance(claims.get(name), _dt.datetime):
-            body = {k: _claim_value(v) if k in _DATE_CLAIMS else v for k, v in claims.items()}
+            body = {k: _claim_value(k, v) if k in _DATE_CLAIMS else v for k, v in claims.items()}
             break
     if key is None:
         if encryption is None:
@@ -589,6 +859,7 @@ def encode(
         key.alg,
         algorithm,
         allow_weak_keys,
+        sort_headers,
         tuple(headers.items()) if headers else (),
     )
     cacheable = True
@@ -603,6 +874,8 @@ def encode(
         if headers:
             merged.update(headers)
         header, algobj = protected_header(key, algorithm, merged, True)
+        if sort_headers:
+            header = dict(sorted(header.items()))
         raw = key.check_usable(algobj, "sign", allow_weak_keys)
         prepared = (b64e(_json.dumps(header)) + b".", algobj, raw)
         if cacheable:
@@ -615,7 +888,15 @@ def encode(
             except TypeError:
                 pass
     head, algobj, raw = prepared
-    signing_input = head + b64e(_json.dumps(body))
+    if json_encoder is None:
+        payload = _json.dumps(body)
+    else:
+        try:
+            text = json.dumps(body, separators=(",", ":"), cls=json_encoder, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise MalformedError(f"value is not JSON-serializable: {exc}") from None
+        payload = text.encode("utf-8")
+    signing_input = head + b64e(payload)
     token = signing_input + b"." + b64e(algobj.sign(raw, signing_input))
     if encryption is not None:
         from jwtkit.jwe import encrypt_jwt
