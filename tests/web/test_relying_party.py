@@ -324,3 +324,38 @@ def test_logout_redirects_to_the_issuer(rp: RelyingParty, op: TinyOP) -> None:
     # Without a session there is nothing to tell the issuer.
     assert rp.logout(session_id) == "/"
     assert rp.logout(None) == "/"
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+def test_with_shared_stores(op: TinyOP, rp_clock: FakeClock, kind: str, tmp_path: Any) -> None:
+    """The same sign-in, refresh failure and back-channel logout with the SQL and Redis stores."""
+    import uuid
+
+    import redis
+
+    from jwtkit.web import RedisSessionStore, SQLSessionStore
+    from verifiers.conftest import REDIS_URL
+
+    prefix = f"jwtkit-test-web:{uuid.uuid4().hex}:"
+    client = redis.Redis.from_url(REDIS_URL)
+    if kind == "sqlite":
+        store: Any = SQLSessionStore(f"sqlite:///{tmp_path}/rp.db", clock=rp_clock)
+    else:
+        store = RedisSessionStore(client, prefix=prefix, clock=rp_clock)
+    config = RelyingPartyConfig(issuer=op.issuer, client_id=CLIENT_ID, base_url="http://a.test")
+    try:
+        with RelyingParty(config, store=store, clock=rp_clock) as rp:
+            a, _ = sign_in(rp, op)
+            b, _ = sign_in(rp, op, sid="op-session-2")
+            assert rp.backchannel_logout(op.logout_token(sid="op-session-2")) == 1
+            assert rp.session(b) is None and rp.session(a) is not None
+            rp_clock.advance(290)
+            op.token_responses.append((400, {"error": "invalid_grant"}))
+            assert rp.session(a) is None
+    finally:
+        if kind == "sqlite":
+            store.engine.dispose()
+        keys = list(client.scan_iter(match=prefix + "*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
