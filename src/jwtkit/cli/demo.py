@@ -3,7 +3,8 @@
 Everything runs on loopback ports chosen by the OS:
 
 * the token service: ``jwtkit serve`` in a subprocess, with its SQLite database in a temporary
-  directory and revocations mirrored to Redis under a prefix unique to this run;
+  directory; it serves its HTTP revocation feed and, when Redis is given, also relays
+  revocations to Redis under a prefix unique to this run;
 * an API gateway (Starlette + :class:`~jwtkit.middleware.asgi.BearerAuthMiddleware`) that
   verifies the access token and forwards ``/a/...`` to service A with the same token;
 * service A (FastAPI, :class:`~jwtkit.middleware.asgi.BearerAuth` dependencies) which calls
@@ -11,8 +12,11 @@ Everything runs on loopback ports chosen by the OS:
 * service B (Flask, :class:`~jwtkit.middleware.wsgi.FlaskBearerAuth`).
 
 Each verifier finds the service's keys through its metadata (RFC 8414) and JWK Set, and keeps a
-revocation denylist in sync with Redis. The walk: log in, call A through the gateway, A calls B,
-a missing scope is refused (403), log out, and both services refuse the token within a second.
+revocation denylist in sync with the service's revocation feed (and Redis when given): the walk
+is the same with and without Redis. The walk: log in, call A through the gateway, A calls B, a
+missing scope is refused (403), log out, and every service refuses the token within a second;
+then an admin revocation from the CLI, run in a shell with no Redis setting, is refused by every
+service within a second too.
 The command stops by itself (every wait is bounded) and exits 0 when every step went as expected.
 
 The building blocks (:class:`TokenServiceProcess`, the app factories) are reused by the tests.
@@ -33,9 +37,12 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "TokenServiceProcess",
@@ -97,8 +104,25 @@ class TokenServiceProcess:
     def _argv(self, *args: str) -> list[str]:
         return [sys.executable, "-c", "from jwtkit.cli import main; main()", *args]
 
-    def cli(self, *args: str, stdin: str | None = None, timeout: float = 60) -> str:
-        """Run a ``jwtkit`` command with the service's settings; returns its stdout (str).
+    def clean_env(self) -> dict[str, str]:
+        """The environment of an admin shell that knows only where the database is: no Redis
+        setting, nothing else of the service's (dict of str)."""
+        keep = ("PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR")
+        env = {k: v for k, v in os.environ.items() if k in keep}
+        for name in ("JWTKIT_DATA_DIR", "JWTKIT_DATABASE_URL"):
+            if name in self.env:
+                env[name] = self.env[name]
+        return env
+
+    def cli(
+        self,
+        *args: str,
+        stdin: str | None = None,
+        timeout: float = 60,
+        env: dict[str, str] | None = None,
+    ) -> str:
+        """Run a ``jwtkit`` command with the service's settings (or with ``env``, e.g.
+        :meth:`clean_env`); returns its stdout (str).
 
         Raises:
             subprocess.CalledProcessError: the command failed (its stderr is in the error).
@@ -106,7 +130,7 @@ class TokenServiceProcess:
         done = subprocess.run(
             self._argv(*args),
             input=stdin.encode() if stdin is not None else None,
-            env=self.env,
+            env=self.env if env is None else env,
             capture_output=True,
             timeout=timeout,
             check=False,
@@ -183,16 +207,36 @@ def _guard(issuer: str, *, refetch_cooldown: float = 10.0) -> Any:
     return BearerGuard(verifier, denylist=Denylist(), realm="jwtkit-demo")
 
 
-def _with_listener(app: Any, guard: Any, redis_url: str | None, prefix: str) -> Any:
-    if not redis_url:
-        return app
-    from jwtkit.middleware.listener import AsyncRevocationListener
+_FEED_CLIENT = "demo-rs"
 
-    listener = AsyncRevocationListener(guard.denylist, url=redis_url, prefix=prefix)
+
+def _listeners(
+    guard: Any, issuer: str, feed_secret: str, redis_url: str | None, prefix: str
+) -> Any:
+    """The asyncio listeners of one ASGI verifier: the service's HTTP revocation feed, plus Redis
+    pub/sub when configured (both fill the same denylist)."""
+    from jwtkit.middleware.listener import AsyncFeedRevocationListener, AsyncRevocationListener
+
+    out: list[Any] = [
+        AsyncFeedRevocationListener(
+            guard.denylist, issuer=issuer, client_id=_FEED_CLIENT, client_secret=feed_secret
+        )
+    ]
+    if redis_url:
+        out.append(AsyncRevocationListener(guard.denylist, url=redis_url, prefix=prefix))
+    return out
+
+
+def _with_listener(
+    app: Any, guard: Any, issuer: str, feed_secret: str, redis_url: str | None, prefix: str
+) -> Any:
+    listeners = _listeners(guard, issuer, feed_secret, redis_url, prefix)
 
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
-        async with listener:
+        async with contextlib.AsyncExitStack() as stack:
+            for listener in listeners:
+                await stack.enter_async_context(listener)
             yield
 
     app.router.lifespan_context = lifespan
@@ -337,22 +381,28 @@ class _Werkzeug:
 
 
 class _BListener:
-    """Starts/stops the thread listener of the Flask service."""
+    """Starts/stops the thread listeners of the Flask service (the feed, plus Redis)."""
 
-    def __init__(self, guard: Any, redis_url: str | None, prefix: str) -> None:
-        self.listener: Any = None
+    def __init__(
+        self, guard: Any, issuer: str, feed_secret: str, redis_url: str | None, prefix: str
+    ) -> None:
+        from jwtkit.middleware.listener import FeedRevocationListener, RevocationListener
+
+        self.listeners: list[Any] = [
+            FeedRevocationListener(
+                guard.denylist, issuer=issuer, client_id=_FEED_CLIENT, client_secret=feed_secret
+            )
+        ]
         if redis_url:
-            from jwtkit.middleware.listener import RevocationListener
-
-            self.listener = RevocationListener(guard.denylist, url=redis_url, prefix=prefix)
+            self.listeners.append(RevocationListener(guard.denylist, url=redis_url, prefix=prefix))
 
     def start(self) -> None:
-        if self.listener is not None:
-            self.listener.start()
+        for listener in self.listeners:
+            listener.start()
 
     def stop(self) -> None:
-        if self.listener is not None:
-            self.listener.stop()
+        for listener in self.listeners:
+            listener.stop()
 
 
 # -- the walk --------------------------------------------------------------------------------
@@ -397,6 +447,50 @@ def _poll_refused(url: str, token: str, since: float, timeout: float) -> float |
     return None
 
 
+def _login(http: httpx.Client, issuer: str) -> httpx.Response:
+    """The demo user's password grant at ``issuer`` (returns the httpx response)."""
+    return http.post(
+        issuer + "/token",
+        data={
+            "grant_type": "password",
+            "username": USER,
+            "password": PASSWORD,
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "scope": "orders:read inventory:read",
+        },
+    )
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _refused_everywhere(
+    http: Any,
+    targets: tuple[tuple[str, str], ...],
+    token: str,
+    since: float,
+    echo: Callable[[str], None],
+) -> bool:
+    """Poll each (name, url) with ``token`` until refused; print the times since ``since`` (a
+    :func:`time.monotonic` value). Returns True when all refused within 1 s."""
+    ok = True
+    for name, url in targets:
+        took = _poll_refused(url, token, since, 3.0)
+        if took is None:
+            echo(f"   {name}: still accepted after 3 s")
+            ok = False
+            continue
+        r = http.get(url, headers=_bearer(token))
+        echo(
+            f"   {name}: refused after {took * 1000:.0f} ms -> {r.status_code} "
+            f"{r.headers.get('www-authenticate')}"
+        )
+        ok &= took < 1.0
+    return ok
+
+
 def run_demo(redis_url: str | None, echo: Callable[[str], None] = print) -> bool:
     """Run the whole walk, printing each step with ``echo``; returns True when all went well."""
     import httpx
@@ -405,8 +499,8 @@ def run_demo(redis_url: str | None, echo: Callable[[str], None] = print) -> bool
     ok = True
     if redis_url and not _redis_ok(redis_url):
         echo(
-            f"! Redis is not reachable at {redis_url}: running without revocation events; "
-            "verifiers then rely on the short access-token lifetime."
+            f"! Redis is not reachable at {redis_url}: running without it; verifiers hear of "
+            "revocations through the service's HTTP revocation feed."
         )
         redis_url = None
     prefix = f"jwtkit-demo:{secrets.token_hex(6)}"
@@ -455,36 +549,54 @@ def run_demo(redis_url: str | None, echo: Callable[[str], None] = print) -> bool
             AUDIENCE,
             stdin=CLIENT_SECRET + "\n",
         )
+        feed_secret = secrets.token_urlsafe(32)
+        service.cli(
+            "clients",
+            "add",
+            _FEED_CLIENT,
+            "--secret-stdin",
+            "--grant",
+            "client_credentials",
+            stdin=feed_secret + "\n",
+        )
         service.start()
-        echo(f"   token service  {service.url}  (data in {tmp}, Redis prefix {prefix!r})")
+        channels = "HTTP revocation feed" + (f" + Redis (prefix {prefix!r})" if redis_url else "")
+        echo(f"   token service  {service.url}  (data in {tmp}; revocations: {channels})")
 
         guard_b = _guard(service.url)
         b = _Werkzeug(service_b_app(guard_b))
-        b_listener = _BListener(guard_b, redis_url, prefix)
+        b_listener = _BListener(guard_b, service.url, feed_secret, redis_url, prefix)
         guard_a = _guard(service.url)
-        a = _Uvicorn(_with_listener(service_a_app(guard_a, b.url), guard_a, redis_url, prefix))
+        a = _Uvicorn(
+            _with_listener(
+                service_a_app(guard_a, b.url), guard_a, service.url, feed_secret, redis_url, prefix
+            )
+        )
         guard_gw = _guard(service.url)
-        gw = _Uvicorn(_with_listener(gateway_app(guard_gw, a.url), guard_gw, redis_url, prefix))
+        gw = _Uvicorn(
+            _with_listener(
+                gateway_app(guard_gw, a.url), guard_gw, service.url, feed_secret, redis_url, prefix
+            )
+        )
         for server in (b, b_listener, a, gw):
             server.start()
             servers.append(server)
         echo(f"   gateway        {gw.url}  (Starlette middleware)")
         echo(f"   service A      {a.url}  (FastAPI dependencies)")
         echo(f"   service B      {b.url}  (Flask extension)")
+        echo(
+            "   each verifier keeps a revocation denylist from the service's HTTP feed"
+            + (" and from Redis pub/sub" if redis_url else "")
+        )
+        targets = (
+            ("service A", a.url + "/orders"),
+            ("service B", b.url + "/inventory"),
+            ("gateway", gw.url + "/a/orders"),
+        )
 
         with httpx.Client(timeout=10) as http:
             echo(f"2. log in as {USER!r} (password grant, scope 'orders:read inventory:read')")
-            r = http.post(
-                service.url + "/token",
-                data={
-                    "grant_type": "password",
-                    "username": USER,
-                    "password": PASSWORD,
-                    "client_id": CLIENT_ID,
-                    "client_secret": CLIENT_SECRET,
-                    "scope": "orders:read inventory:read",
-                },
-            )
+            r = _login(http, service.url)
             if r.status_code != 200:
                 echo(f"   login failed: {r.status_code} {r.text}")
                 return False
@@ -520,35 +632,26 @@ def run_demo(redis_url: str | None, echo: Callable[[str], None] = print) -> bool
             echo(f"   -> {r.status_code}")
             ok &= r.status_code == 204
 
-            if not redis_url:
-                r = http.get(a.url + "/orders", headers=auth)
-                left = int(claims["exp"] - time.time())
-                echo(
-                    f"6. no Redis: service A still answers {r.status_code} to the logged-out "
-                    "token; verifiers without revocation events rely on the short "
-                    f"access-token lifetime (this one expires in {left} s)"
-                )
-            else:
-                echo(
-                    "6. the same token at each service, until refused (times since the "
-                    "logout request; at most 3 s)"
-                )
-                for name, url in (
-                    ("service A", a.url + "/orders"),
-                    ("service B", b.url + "/inventory"),
-                    ("gateway", gw.url + "/a/orders"),
-                ):
-                    took = _poll_refused(url, token, logged_out, 3.0)
-                    if took is None:
-                        echo(f"   {name}: still accepted after 3 s")
-                        ok = False
-                        continue
-                    r = http.get(url, headers=auth)
-                    echo(
-                        f"   {name}: refused after {took * 1000:.0f} ms -> {r.status_code} "
-                        f"{r.headers.get('www-authenticate')}"
-                    )
-                    ok &= took < 1.0
+            echo(
+                "6. the same token at each service, until refused (times since the "
+                "logout request; at most 3 s)"
+            )
+            ok &= _refused_everywhere(http, targets, token, logged_out, echo)
+
+            echo(f"7. log in again, then an admin ends every session of {USER!r} from the CLI")
+            r = _login(http, service.url)
+            ok &= r.status_code == 200
+            second = r.json().get("access_token", "")
+            ok &= http.get(gw.url + "/a/orders", headers=_bearer(second)).status_code == 200
+            echo(
+                "   `jwtkit sessions revoke --user alice` in a shell with no Redis setting "
+                "(only JWTKIT_DATA_DIR): the running service relays it from its outbox"
+            )
+            revoked_at = time.monotonic()
+            out = service.cli("sessions", "revoke", "--user", USER, env=service.clean_env())
+            echo(f"   -> {out.strip()} ({(time.monotonic() - revoked_at) * 1000:.0f} ms)")
+            echo("   the new token at each service, until refused (times since the CLI ended)")
+            ok &= _refused_everywhere(http, targets, second, time.monotonic(), echo)
         echo(f"{'done' if ok else 'FAILED'} in {time.monotonic() - started:.1f} s")
         return ok
     except (RuntimeError, subprocess.CalledProcessError, OSError, httpx.HTTPError) as exc:
@@ -568,12 +671,16 @@ def run_demo(redis_url: str | None, echo: Callable[[str], None] = print) -> bool
 def demo(
     redis_url: Annotated[
         str,
-        typer.Option("--redis-url", help="Redis for revocation events ('' for none)."),
+        typer.Option(
+            "--redis-url", help="Redis for revocation fan-out ('' for none: the HTTP feed only)."
+        ),
     ] = "redis://127.0.0.1:6379/0",
 ) -> None:
     """Run the token service, a gateway and two services on loopback and walk through them:
-    log in, call A via the gateway (A calls B), a missing scope (403), log out, and both services
-    refusing the token within a second. Exits 0 when every step went as expected."""
+    log in, call A via the gateway (A calls B), a missing scope (403), log out, and every service
+    refusing the token within a second; then an admin revocation from the CLI in a shell with no
+    Redis setting, refused everywhere within a second. Exits 0 when every step went as
+    expected."""
     ok = run_demo(redis_url or None, echo=typer.echo)
     raise typer.Exit(0 if ok else 1)
 

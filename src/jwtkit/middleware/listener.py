@@ -161,6 +161,9 @@ class _Base:
     def _init_runner(self, transport: Any = None) -> None:
         """Set up what runs the listener (a thread or a task); see the runner classes."""
 
+    def _signal_ready(self) -> None:
+        """Tell :meth:`start` that the first load is done (set by the runner classes)."""
+
     # -- state ------------------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
@@ -268,6 +271,10 @@ class _ThreadRunner(_Base):
     def _run(self) -> None:
         raise NotImplementedError
 
+    def _signal_ready(self) -> None:
+        self.ready.set()
+        self._attempted.set()
+
     def _interrupt(self) -> None:
         """Break a blocking call in flight (called by :meth:`stop`)."""
 
@@ -314,6 +321,10 @@ class _AsyncRunner(_Base):
 
     async def _run(self) -> None:
         raise NotImplementedError
+
+    def _signal_ready(self) -> None:
+        self.ready.set()
+        self._attempted.set()
 
     async def start(self, wait: float | None = 5.0) -> Self:
         """Start the task; wait up to ``wait`` seconds for the first attempt. Returns self;
@@ -660,6 +671,7 @@ class _FeedBase(_Base):
         if self._reload or self.last_seq is None:
             yield from self._load()
             self._mark_up()
+            self._signal_ready()
         since = self.last_seq or 0
         wait = 0.0 if self._more else self.poll_wait
         params = {"since": since, "limit": self.page_size, "wait": wait}
