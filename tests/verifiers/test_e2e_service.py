@@ -38,7 +38,7 @@ from .conftest import REDIS_URL, FakeClock, UvicornThread, WerkzeugThread, wait_
 pytestmark = pytest.mark.slow
 
 AUDIENCE = "https://api.e2e"
-CLIENT, SECRET = "e2e-client", "e2e-client-secret"
+CLIENT, SECRET = "e2e-client", secrets.token_urlsafe(32)
 OTHER_CLIENT = "other-client"
 PASSWORD = "e2e password 1"
 LATENCIES: dict[str, dict[str, float]] = {}

@@ -55,7 +55,7 @@ __all__ = [
 
 AUDIENCE = "https://api.demo"
 USER, PASSWORD = "alice", "correct horse battery staple"
-CLIENT_ID, CLIENT_SECRET = "demo-web", "demo-web-secret"
+CLIENT_ID, CLIENT_SECRET = "demo-web", secrets.token_urlsafe(32)  # one per run
 
 
 def free_port() -> int:
