@@ -246,7 +246,9 @@ def convert(
     elif kid is not None or alg is not None:
         raise UsageError("--kid and --alg apply to JWK output only (PEM cannot hold them)")
     else:
-        _warn_pem_drops(key.alg, key.kid if is_json else None)
+        # A thumbprint kid (RFC 7638) can be computed again from the PEM: nothing is lost.
+        own_kid = is_json and key.kid is not None and key.kid != key.thumbprint()
+        _warn_pem_drops(key.alg, key.kid if own_kid else None)
     private = key.is_private or key.is_symmetric
     write_output(_serialize(key, fmt, private=private), out, private=private, force=force)
     kind = "private" if private else "public"

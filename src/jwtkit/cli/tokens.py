@@ -346,6 +346,50 @@ def _jwe_header(token: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------- verify
 
 
+def _shown(value: Any) -> str:
+    """An untrusted token value for a terminal line (str): JSON with every non-ASCII and control
+    character escaped (so no escape sequence reaches the terminal), at most 80 characters."""
+    text = json.dumps(value, ensure_ascii=True)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _with_expected(
+    exc: JWTKitError,
+    token: str,
+    *,
+    aud: list[str] | None,
+    iss: list[str] | None,
+    typ: str | None,
+) -> JWTKitError:
+    """``exc`` (an audience, issuer or ``typ`` error) again, its message naming what was
+    expected and what the token says (escaped: the token is untrusted input)."""
+    import jwtkit
+    from jwtkit.errors import ClaimError, InvalidAudienceError, InvalidIssuerError
+
+    if isinstance(exc, InvalidAudienceError):
+        expected, said = " or ".join(aud or ["no aud"]), _claim(token, "aud")
+    elif isinstance(exc, InvalidIssuerError):
+        expected, said = " or ".join(iss or ["no iss"]), _claim(token, "iss")
+    else:
+        expected = typ or "no typ"
+        said = _shown(jwtkit.get_unverified_header(token).get("typ"))
+    extra = f"; expected {_shown(expected)[1:-1]}, the token has {said}"
+    if isinstance(exc, ClaimError):
+        return type(exc)(exc.claim, exc.reason + extra)
+    return type(exc)(exc.message + extra)
+
+
+def _claim(token: str, name: str) -> str:
+    import jwtkit
+    from jwtkit.errors import JWTKitError
+
+    try:
+        claims = jwtkit.decode_unverified(token)
+    except JWTKitError:
+        return "no readable claims"
+    return _shown(claims[name]) if name in claims else f"no {name}"
+
+
 MAX_SAFE_LEEWAY = 300
 """Clock skew (s) above which ``verify`` warns: RFC 7519 §4.1.4 allows "a few minutes"."""
 
@@ -478,7 +522,14 @@ def verify(
     what failed (table below); the error is one line on stderr.
     """
     import jwtkit
-    from jwtkit.errors import AlgorithmNotAllowedError, JWTKitError, WeakKeyError
+    from jwtkit.errors import (
+        AlgorithmNotAllowedError,
+        InvalidAudienceError,
+        InvalidIssuerError,
+        InvalidTypeError,
+        JWTKitError,
+        WeakKeyError,
+    )
 
     sources = [key is not None, secret_stdin, jwks is not None, issuer_url is not None]
     if sum(sources) != 1:
@@ -522,6 +573,8 @@ def verify(
                 f"{exc.message}; allowed here: {', '.join(algorithms)}"
                 + ("" if alg else " (the key decides without --alg)")
             ) from None
+        except (InvalidAudienceError, InvalidIssuerError, InvalidTypeError) as exc:
+            raise _with_expected(exc, text, aud=aud, iss=expected_iss, typ=typ) from None
     except WeakKeyError as exc:
         exc = WeakKeyError(f"{exc.message} (--allow-weak-key accepts it)")
         if json_output:
