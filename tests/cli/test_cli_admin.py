@@ -21,6 +21,8 @@ from jwtkit.cli.app import build_app
 from jwtkit.server import Settings, build_services
 from jwtkit.server.runtime import Services
 
+OLD_SECRET = "old-" + "Q7vK2mXp9LwR4tYz8NcB3hJd6FsG1aEu"
+NEW_SECRET = "new-" + "Z5rT8pLm2QwX7vNc4KjH9bGs6DfA3yEu"
 FAST = {"password_time_cost": 1, "password_memory_kib": 8, "password_parallelism": 1}
 
 
@@ -143,7 +145,7 @@ def test_clients_show_update_rotate_secret_remove(admin: Admin, services: Any) -
     from jwtkit.server.oauth import ClientCredentials, OAuthError
 
     admin("users", "add", "bob", "--password-stdin", input="pw-bob-pw\n")
-    admin("clients", "add", "api", "--secret-stdin", "--scope", "read", input="old-secret\n")
+    admin("clients", "add", "api", "--secret-stdin", "--scope", "read", input=OLD_SECRET + "\n")
     shown = json.loads(admin("clients", "show", "api", "--json").stdout)
     assert shown["grant_types"] == ["password", "refresh_token", "client_credentials"]
     assert (shown["public"], shown["scope"], shown["audience"]) == (False, "read", None)
@@ -186,12 +188,12 @@ def test_clients_show_update_rotate_secret_remove(admin: Admin, services: Any) -
             return False
         return True
 
-    assert authenticates("old-secret")
-    rotated = admin("clients", "rotate-secret", "api", "--secret-stdin", input="new-secret\n")
+    assert authenticates(OLD_SECRET)
+    rotated = admin("clients", "rotate-secret", "api", "--secret-stdin", input=NEW_SECRET + "\n")
     assert [e["event"] for e in events(rotated)] == ["client_secret_rotated"]
-    assert "new-secret" not in rotated.stderr + rotated.stdout
-    assert authenticates("new-secret") and not authenticates("old-secret")
-    admin("clients", "rotate-secret", "web", "--secret-stdin", input="s-secret\n", code=2)
+    assert NEW_SECRET not in rotated.stderr + rotated.stdout
+    assert authenticates(NEW_SECRET) and not authenticates(OLD_SECRET)
+    admin("clients", "rotate-secret", "web", "--secret-stdin", input=NEW_SECRET + "\n", code=2)
     admin("clients", "rotate-secret", "nobody", "--secret-stdin", input="s\n", code=1)
 
     sid_web = start_session(svc, "bob", "web")
@@ -250,7 +252,7 @@ def test_non_terminal_stdin_without_the_stdin_option(
     """A piped value without --password-stdin/--secret-stdin: one line saying what to do, exit 2,
     no GetPassWarning and no 'interrupted' (exit 130)."""
     admin("users", "add", "erin", "--password-stdin", input="pw-erin-1\n")
-    admin("clients", "add", "svc", "--secret-stdin", input="svc-secret\n")
+    admin("clients", "add", "svc", "--secret-stdin", input=OLD_SECRET + "\n")
     if args[1] == "add":
         args = (args[0], args[1], args[2] + "-2")
     result = script(*args, "--data-dir", str(data_dir), input="piped-secret\n")
