@@ -367,6 +367,11 @@ class Verifier:
         self._raw_by_alg: dict[str, Any] = {}
 
     @property
+    def leeway(self) -> float:
+        """The clock-skew allowance in seconds (float) applied to ``exp``, ``nbf`` and ``iat``."""
+        return float(self._leeway)
+
+    @property
     def key_source(self) -> Key | KeySet | KeyResolver:
         """The key, key set or resolver this verifier uses."""
         return self._key

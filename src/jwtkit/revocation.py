@@ -238,7 +238,7 @@ class Denylist:
     """Thread-safe in-memory denylist of revoked access tokens, sessions and subjects.
 
     Lookups are O(1) dict reads, with no network call per request. Entries are forgotten after
-    their ``until`` time (:meth:`prune`).
+    their ``until`` time plus ``leeway`` seconds (:meth:`prune`, :meth:`keep_for_leeway`).
 
     Revocation listeners register themselves as sources (:meth:`attach_source`), so a verifier
     can tell that nothing fills its denylist. A listener whose policy is to fail closed sets a
@@ -246,7 +246,8 @@ class Denylist:
     raises :class:`~jwtkit.errors.RevocationUnavailableError` until one of them recovers.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, leeway: float = 0.0) -> None:
+        self.leeway = max(0.0, float(leeway))
         self._jti: dict[str, float] = {}
         self._sid: dict[str, float] = {}
         self._sub: dict[str, tuple[float, float]] = {}  # sub -> (cutoff, until)
@@ -330,9 +331,19 @@ class Denylist:
             self._sid = dict(sid)
             self._sub = dict(sub)
 
+    def keep_for_leeway(self, leeway: float) -> None:
+        """Keep every entry ``leeway`` seconds past its ``until`` (the largest wins): a verifier
+        that accepts tokens up to ``leeway`` seconds after their ``exp`` must still find their
+        revocations then (issue 13 item 8). :class:`~jwtkit.middleware.BearerGuard` calls it
+        with its verifier's leeway."""
+        with self._lock:
+            self.leeway = max(self.leeway, float(leeway))
+
     def prune(self, now: float | None = None) -> int:
-        """Forget entries whose ``until`` has passed; returns how many were removed (int)."""
+        """Forget entries whose ``until`` plus :attr:`leeway` has passed; returns how many were
+        removed (int)."""
         now = time.time() if now is None else now
+        now -= self.leeway
         with self._lock:
             before = len(self)
             self._jti = {k: v for k, v in self._jti.items() if v > now}

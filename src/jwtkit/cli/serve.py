@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
+import os
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -24,6 +26,17 @@ class _NoQueryString(logging.Filter):
         if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
             record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
         return True
+
+
+def _fastest(module: str, fallback: str) -> str:
+    """``module`` when it imports (uvicorn[standard]'s httptools, uvloop), else ``fallback``
+    (platforms where the C extensions cannot install, e.g. uvloop on Windows)."""
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        logging.getLogger("jwtkit.server").info("%s unavailable; using %s", module, fallback)
+        return fallback
+    return module
 
 
 @admin_command
@@ -47,6 +60,15 @@ def serve(
     log_level: Annotated[
         str | None, typer.Option(help="debug, info, warning, error.", show_default=False)
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Worker processes (default 1); more than 1 needs --redis-url.",
+            show_default=False,
+            min=1,
+            max=64,
+        ),
+    ] = None,
 ) -> None:
     """Run the token service (uvicorn).
 
@@ -62,6 +84,7 @@ def serve(
         redis_url=redis_url,
         issuer=issuer,
         log_level=log_level,
+        workers=workers,
     )
     import uvicorn
 
@@ -76,7 +99,12 @@ def serve(
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("uvicorn.access").addFilter(_NoQueryString())
     try:
-        application = create_app(settings)
+        application = create_app(settings)  # migrations and the first key, once
+        if settings.workers > 1:
+            from jwtkit.server.workers import SETTINGS_ENV, settings_to_env
+
+            os.environ[SETTINGS_ENV] = settings_to_env(settings)
+            application.state.services.close()
     except Exception as exc:
         raise CLIError(f"cannot start: {exc}", code="error", exit_code=1) from None
     if not settings.issuer and settings.host in ("0.0.0.0", "::"):  # noqa: S104
@@ -93,8 +121,15 @@ def serve(
         settings.effective_issuer,
         "sqlite" if settings.is_sqlite else "external",
     )
+    target: Any = application
+    if settings.workers > 1:
+        target = "jwtkit.server.workers:app_factory"  # each worker builds its own app
     uvicorn.run(
-        application,
+        target,
+        factory=settings.workers > 1,
+        workers=settings.workers if settings.workers > 1 else None,
+        http=_fastest("httptools", "h11"),
+        loop=_fastest("uvloop", "asyncio"),
         host=settings.host,
         port=settings.port,
         log_config=None,

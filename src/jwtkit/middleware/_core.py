@@ -343,6 +343,8 @@ class BearerGuard:
         self.session_cookie = session_cookie
         self.verifier = verifier
         self.denylist = denylist
+        if denylist is not None:  # revocations outlive exp by this guard's leeway (13.8)
+            denylist.keep_for_leeway(verifier.leeway)
         self.realm = realm
         self.cache_size = int(cache_size)
         self.cache_ttl = float(cache_ttl)

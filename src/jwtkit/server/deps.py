@@ -1,6 +1,9 @@
 """FastAPI dependencies shared by the route modules: the service objects, the strict form body
 (:func:`jwtkit.server.oauth.parse_form`), client credentials and the bearer access token.
 
+The ones that do no I/O are ``async def``, so FastAPI runs them on the event loop instead of
+handing each to the thread pool (one thread hop per dependency otherwise; issue 12).
+
 Routes declare what they need (``svc: TokenService = Depends(token_service)``); the objects come
 from ``app.state.services`` (a :class:`~jwtkit.server.runtime.Services`).
 """

@@ -12,10 +12,10 @@ import logging
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
 from jwtkit.server.oauth import InvalidRequest, OAuthError, ServerError, TemporarilyUnavailable
+from jwtkit.server.responses import JSON as JSONResponse
 
 __all__ = ["NO_STORE", "error_response", "install_error_handlers"]
 

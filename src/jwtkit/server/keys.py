@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -126,6 +127,7 @@ class KeyManager:
         self.access_token_ttl = access_token_ttl
         self.margin = margin
         self.cache_seconds = cache_seconds
+        self._jwks_body: tuple[tuple[int, tuple[str, ...]], bytes] | None = None
         self.encryptor = encryptor or KeyEncryptor(None)
         self.clock = clock
         self._lock = threading.Lock()
@@ -148,6 +150,30 @@ class KeyManager:
             self._public = public
             self._private = {k: v for k, v in self._private.items() if k in public}
             self._loaded_at = time.monotonic()
+
+    def is_fresh(self) -> bool:
+        """True when the cached key table can be used without reading the database (loaded,
+        younger than ``cache_seconds``, no promotion or removal due)."""
+        if time.monotonic() - self._loaded_at >= self.cache_seconds:
+            return False
+        now = self.clock()
+        return not any(
+            (r.state == "next" and r.activate_at is not None and r.activate_at <= now)
+            or (r.state == "retired" and r.publish_until is not None and r.publish_until <= now)
+            for r in self._records
+        )
+
+    def jwks_body(self) -> bytes:
+        """The JWK Set document as JSON bytes, built once per key table and published set
+        (the JWK Set endpoint serves it without touching the database while fresh)."""
+        published = self.published()
+        marker = (id(self._records), tuple(r.kid for r in published))
+        cached = self._jwks_body
+        if cached is not None and cached[0] == marker:
+            return cached[1]
+        body = orjson.dumps({"keys": [orjson.loads(r.public_jwk) for r in published]})
+        self._jwks_body = (marker, body)
+        return body
 
     def _fresh(self) -> list[KeyRecord]:
         now = self.clock()

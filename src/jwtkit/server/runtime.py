@@ -27,6 +27,7 @@ from jwtkit.server.ratelimit import (
 from jwtkit.server.relay import RevocationRelay
 from jwtkit.server.service import TokenService
 from jwtkit.server.settings import Settings
+from jwtkit.store._breaker import Breaker
 from jwtkit.store.sql import SQLStore
 
 __all__ = ["Services", "build_services"]
@@ -51,8 +52,9 @@ class Services:
 
     def resync(self) -> int:
         """Prune expired rows (revocations, outbox events, sessions) and re-mirror every live
-        revocation into Redis; returns how many entries were mirrored (0 without Redis)."""
-        self.store.prune(self.clock())
+        revocation into Redis; returns how many entries were mirrored (0 without Redis).
+        Revocations outlive their ``until`` by ``revocation_leeway`` (issue 13 item 8)."""
+        self.store.prune(self.clock(), leeway=self.settings.revocation_leeway)
         return self.relay.resync()
 
     def readiness(self) -> dict[str, Any]:
@@ -155,22 +157,36 @@ def build_services(
     if store is None:
         if settings.is_sqlite:
             settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        store = SQLStore(settings.effective_database_url, pool_size=settings.database_pool_size)
+        store = SQLStore(
+            settings.effective_database_url,
+            pool_size=settings.database_pool_size,
+            synchronous=settings.sqlite_synchronous,
+            timeout=settings.dependency_timeout,
+            breaker=Breaker(
+                "database",
+                failures=settings.breaker_failures,
+                open_seconds=settings.breaker_open_seconds,
+            ),
+            client_cache_seconds=settings.client_cache_seconds,
+        )
     if migrate:
         store.migrate()
     redis_client = None
     counter: FailureCounter = LocalRateLimiter()
     mirror = None
     if settings.redis_url:
-        import redis
+        from jwtkit.store.redis import RedisMirror, RedisRateLimiter, connect
 
-        from jwtkit.store.redis import RedisMirror, RedisRateLimiter
-
-        redis_client = redis.Redis.from_url(
-            settings.redis_url, socket_timeout=5, socket_connect_timeout=5
+        # Short timeouts and one breaker for every Redis call: a Redis that accepts and never
+        # answers costs a request one timeout until the breaker opens, then nothing (13.6).
+        redis_client = connect(settings.redis_url, settings.dependency_timeout)
+        breaker = Breaker(
+            "redis", failures=settings.breaker_failures, open_seconds=settings.breaker_open_seconds
         )
-        mirror = RedisMirror(redis_client, settings.revocation_prefix)
-        counter = FallbackCounter(RedisRateLimiter(redis_client, settings.redis_prefix))
+        mirror = RedisMirror(redis_client, settings.revocation_prefix, breaker=breaker)
+        counter = FallbackCounter(
+            RedisRateLimiter(redis_client, settings.redis_prefix, breaker=breaker)
+        )
     secret = settings.key_encryption_key
     keys = KeyManager(
         store,

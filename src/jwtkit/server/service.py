@@ -212,6 +212,26 @@ class TokenService:
             f"too many failed client authentications; retry in {retry} s", retry_after=retry
         )
 
+    def client_from_memory(self, creds: ClientCredentials) -> ClientRecord | None:
+        """The client of ``creds`` when it authenticates without any I/O: its record is in the
+        store's cache and (confidential) this secret was verified recently
+        (:class:`VerifiedSecretCache`). None means "ask :meth:`authenticate_client`", which
+        also gives every failure its full cost and its error; never raises."""
+        if creds.client_id is None or not isinstance(self.client_limiter.counter, LocalRateLimiter):
+            return None  # a shared (Redis) limiter is I/O: the thread pool path checks it
+        if self.client_limiter.retry_after(creds.client_id, creds.address, self.clock()):
+            return None  # limited: the full path answers 429
+        client = self.store.clients.cached(creds.client_id)
+        if client is None:
+            return None
+        if client.public:
+            return client if creds.secret is None else None
+        if creds.secret is None:
+            return None
+        if self.secret_cache.check(client.client_id, client.secret_hash or "", creds.secret):
+            return client
+        return None
+
     def check_password(
         self, username: str, password: str, address: str | None, *, client_id: str
     ) -> UserRecord:

@@ -202,6 +202,49 @@ class Settings(BaseSettings):
         description="When set, /metrics needs `Authorization: Bearer <this token>` "
         "(env JWTKIT_METRICS_TOKEN).",
     )
+    # ---- performance and fault knobs (docs/performance.md) -----------------------------------
+    sqlite_synchronous: Literal["NORMAL", "FULL", "EXTRA"] = Field(
+        default="FULL",
+        description="SQLite PRAGMA synchronous in WAL mode: FULL keeps every committed rotation "
+        "and revocation across a power loss (one WAL fsync per commit); NORMAL only across a "
+        "crash of the process.",
+    )
+    client_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="How long a client record read from the database is trusted in memory; "
+        "changes through this process apply at once, changes by another process (admin CLI, "
+        "another worker) within this time (0 = no cache).",
+    )
+    dependency_timeout: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="Seconds a Redis call, or a PostgreSQL connect or statement, may take "
+        "before it fails (issue 13 item 6).",
+    )
+    breaker_failures: int = Field(
+        default=3, ge=1, description="Consecutive failures that open a dependency's breaker."
+    )
+    breaker_open_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How long an open breaker refuses calls before one trial call.",
+    )
+    revocation_leeway: int = Field(
+        default=300,
+        ge=0,
+        description="Seconds a revocation is kept past the token's exp: at least the largest "
+        "leeway (clock-skew allowance) any verifier of these tokens uses (issue 13 item 8).",
+    )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="uvicorn worker processes of `jwtkit serve`; more than 1 needs redis_url "
+        "(rate limits are shared through Redis; revocations through the database).",
+    )
     shutdown_timeout: int = Field(
         default=10, ge=0, description="Graceful shutdown: seconds to let in-flight requests finish."
     )

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, func, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.sql.elements import ColumnElement
 
 from jwtkit.store import outbox
+from jwtkit.store._breaker import Breaker, BreakerOpenError
 
 __all__ = ["Database"]
 
@@ -34,12 +38,35 @@ class Database:
             chmod 0600.
         pool_size: connection pool size for server databases (int).
         busy_timeout: seconds SQLite waits on a locked database (float).
+        synchronous: SQLite ``PRAGMA synchronous`` (``FULL``: a committed transaction survives a
+            power loss, one WAL fsync per commit; ``NORMAL``: it survives a crash of the
+            process, not of the machine; ``EXTRA``). See docs/performance.md.
+        timeout: seconds a PostgreSQL connect or statement may take before it fails (float).
+        breaker: the :class:`~jwtkit.store._breaker.Breaker` that stops calling a PostgreSQL
+            that keeps failing (default one opening for 5 s after 3 failures).
     """
 
-    def __init__(self, url: str, *, pool_size: int = 10, busy_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        busy_timeout: float = 30.0,
+        synchronous: str = "FULL",
+        timeout: float = 5.0,
+        breaker: Breaker | None = None,
+    ) -> None:
+        if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise ValueError(f"unknown SQLite synchronous mode {synchronous!r}")
         self.url = url
+        self.synchronous = synchronous.upper()
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        self.breaker = breaker or Breaker("database", failures=3, open_seconds=5.0)
+        # SQLite has one writer at a time: writers of this process queue on a lock instead of
+        # polling the busy handler (which sleeps 1-100 ms per retry: the p99 tail); writers of
+        # other processes still meet at BEGIN IMMEDIATE and the busy timeout.
+        self._write_lock = threading.Lock() if self.is_sqlite else None
         if self.is_sqlite:
             database = parsed.database
             if database and database != ":memory:":
@@ -54,8 +81,20 @@ class Database:
             )
             self._install_sqlite_hooks()
         else:
+            ms = max(1, int(timeout * 1000))
+            connect_args: dict[str, Any] = {}
+            if parsed.get_backend_name() == "postgresql":
+                connect_args = {
+                    "connect_timeout": max(1, int(timeout)),
+                    "options": f"-c statement_timeout={ms} -c lock_timeout={ms}",
+                }
             self.engine = create_engine(
-                url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True
+                url,
+                pool_size=pool_size,
+                max_overflow=pool_size * 2,
+                pool_pre_ping=True,
+                pool_timeout=timeout,
+                connect_args=connect_args,
             )
 
     def _install_sqlite_hooks(self) -> None:
@@ -66,7 +105,7 @@ class Database:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA synchronous={self.synchronous}")
             cursor.close()
 
         @event.listens_for(self.engine, "begin")
@@ -75,6 +114,20 @@ class Database:
                 conn.exec_driver_sql("BEGIN")
             else:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """The breaker around one transaction on a server database (SQLite has none: a busy
+        database is contention, not an outage). An open breaker raises
+        :class:`sqlalchemy.exc.OperationalError` at once (the service answers 503)."""
+        if self.is_sqlite:
+            yield
+            return
+        try:
+            with self.breaker.guard((OperationalError, InterfaceError, PoolTimeout)):
+                yield
+        except BreakerOpenError as exc:
+            raise OperationalError("database breaker open", None, exc) from None
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -89,7 +142,10 @@ class Database:
         events queued in it are written to the outbox just before the commit
         (:func:`jwtkit.store.outbox.flush`).
         """
-        with self.engine.begin() as conn:
+        with self._guard(), contextlib.ExitStack() as stack:
+            if self._write_lock is not None:
+                stack.enter_context(self._write_lock)
+            conn = stack.enter_context(self.engine.begin())
             outbox.begin(conn)
             try:
                 yield conn
@@ -100,7 +156,7 @@ class Database:
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
         """Open one read-only transaction that takes no write lock (a consistent snapshot)."""
-        with self.engine.connect() as conn:
+        with self._guard(), self.engine.connect() as conn:
             conn.execution_options(**{_READ: True})
             with conn.begin():
                 yield conn

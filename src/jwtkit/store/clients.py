@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,10 +20,56 @@ __all__ = ["ClientStore"]
 
 
 class ClientStore:
-    """The ``clients`` table. ``db``: the shared :class:`~jwtkit.store._db.Database`."""
+    """The ``clients`` table, with a small in-process cache of client records.
 
-    def __init__(self, db: Database) -> None:
+    :meth:`get` answers from the cache for ``cache_seconds`` (monotonic time) after a read;
+    :meth:`add`, :meth:`update` and :meth:`delete` drop the entry at once in this process.
+    Another process (the admin CLI, another worker) changing a client is seen after at most
+    ``cache_seconds``. Unknown ids are never cached (a flood of made-up ids cannot fill it).
+
+    Args:
+        db: the shared :class:`~jwtkit.store._db.Database`.
+        cache_seconds: how long a read record is trusted (float; 0 disables the cache).
+        max_entries: bound on cached records (int); the least recently read goes first.
+    """
+
+    def __init__(
+        self, db: Database, *, cache_seconds: float = 1.0, max_entries: int = 1024
+    ) -> None:
         self._db = db
+        self._generation = 0  # bumped by every invalidation: a read that raced one is not kept
+        self.cache_seconds = float(cache_seconds)
+        self.max_entries = int(max_entries)
+        self._cache: OrderedDict[str, tuple[ClientRecord, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def cached(self, client_id: str) -> ClientRecord | None:
+        """The cached record of ``client_id`` while it is fresh, else None; never reads the
+        database (the token endpoint uses it to answer without leaving the event loop)."""
+        entry = self._cache.get(client_id)
+        if entry is None or entry[1] <= time.monotonic():
+            return None
+        return entry[0]
+
+    def invalidate(self, client_id: str | None = None) -> None:
+        """Drop ``client_id`` (or every client, with None) from the cache."""
+        with self._lock:
+            self._generation += 1
+            if client_id is None:
+                self._cache.clear()
+            else:
+                self._cache.pop(client_id, None)
+
+    def _remember(self, record: ClientRecord, generation: int) -> None:
+        if self.cache_seconds <= 0:
+            return
+        with self._lock:
+            if generation != self._generation:
+                return
+            self._cache.pop(record.client_id, None)
+            while len(self._cache) >= self.max_entries:
+                self._cache.popitem(last=False)
+            self._cache[record.client_id] = (record, time.monotonic() + self.cache_seconds)
 
     def add(
         self,
@@ -42,6 +91,7 @@ class ClientStore:
             audience=audience,
             created_at=now,
         )
+        self.invalidate(client_id)
         try:
             with self._db.write() as conn:
                 conn.execute(insert(clients).values(**record.to_row()))
@@ -50,10 +100,18 @@ class ClientStore:
         return record
 
     def get(self, client_id: str) -> ClientRecord | None:
-        """Return the client ``client_id`` or None."""
+        """Return the client ``client_id`` or None (from the cache while fresh)."""
+        found = self.cached(client_id)
+        if found is not None:
+            return found
+        generation = self._generation
         with self._db.read() as conn:
             row = conn.execute(select(clients).where(clients.c.client_id == client_id)).first()
-        return ClientRecord.from_row(row) if row else None
+        if row is None:
+            return None
+        record = ClientRecord.from_row(row)
+        self._remember(record, generation)
+        return record
 
     def all(self) -> list[ClientRecord]:
         """Return every client, by id."""
@@ -82,12 +140,14 @@ class ClientStore:
             values["scope"] = scope_str(scope)
         if audience is not None:
             values["audience"] = audience or None
+        self.invalidate(client_id)
         with self._db.write() as conn:
             if values:
                 conn.execute(
                     update(clients).where(clients.c.client_id == client_id).values(**values)
                 )
             row = conn.execute(select(clients).where(clients.c.client_id == client_id)).first()
+        self.invalidate(client_id)  # after the commit too: a read in between is not kept
         return ClientRecord.from_row(row) if row else None
 
     def replace_secret_hash(self, client_id: str, old_hash: str, new_hash: str) -> bool:
@@ -107,6 +167,7 @@ class ClientStore:
 
         Returns the ``sid`` revocation entries to mirror, or None when there is no such client.
         """
+        self.invalidate(client_id)
         with self._db.write() as conn:
             if conn.execute(delete(clients).where(clients.c.client_id == client_id)).rowcount != 1:
                 return None
@@ -116,4 +177,5 @@ class ClientStore:
                 )
             ).all()
             entries = [revoke_session_in(conn, r.sid, "client_removed", now) for r in rows]
+        self.invalidate(client_id)  # after the commit too: a read in between is not kept
         return [e for e in entries if e is not None]

@@ -19,9 +19,31 @@ from typing import Any
 import redis
 
 from jwtkit.revocation import make_event, redis_keys
+from jwtkit.store._breaker import Breaker
 from jwtkit.store.sql import RevocationEntry
 
-__all__ = ["RedisMirror", "RedisRateLimiter"]
+_FAILURES = (redis.RedisError, OSError)
+
+__all__ = ["RedisMirror", "RedisRateLimiter", "connect"]
+
+
+def connect(url: str, timeout: float) -> redis.Redis[bytes]:
+    """A ``redis.Redis`` client for ``url`` whose every call fails after ``timeout`` seconds
+    (connect and socket) and is not retried: redis-py's default retries a timed-out call with
+    backoff (about 6 s per call with redis-py 8), which a hung Redis would turn into 6 s per
+    request. The :class:`~jwtkit.store._breaker.Breaker` decides when to try again."""
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    client: redis.Redis[bytes] = redis.Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
+        retry_on_timeout=False,
+    )
+    return client
+
 
 # KEYS: jti, sid, sub, sub_until, channel, seq. ARGV: since, then per event: seq, kind, value,
 # until, cutoff ("" when none), event JSON. Returns the number of events published, or false
@@ -74,14 +96,20 @@ class RedisMirror:
     Args:
         client: a ``redis.Redis`` client.
         prefix: key prefix (str), default :data:`jwtkit.revocation.DEFAULT_PREFIX`.
+        breaker: the :class:`~jwtkit.store._breaker.Breaker` of this Redis (shared with the rate
+            limiter); while it is open every call raises
+            :class:`~jwtkit.store._breaker.BreakerOpenError` at once.
     """
 
-    def __init__(self, client: redis.Redis[bytes], prefix: str) -> None:
+    def __init__(
+        self, client: redis.Redis[bytes], prefix: str, *, breaker: Breaker | None = None
+    ) -> None:
         self.client = client
         self.prefix = prefix
         self.keys = redis_keys(prefix)
         self._relay = client.register_script(_RELAY)
         self._raise_seq = client.register_script(_RAISE_SEQ)
+        self.breaker = breaker or Breaker("redis")
 
     def _add(self, pipe: redis.client.Pipeline[bytes], entry: RevocationEntry) -> None:
         k = self.keys
@@ -115,7 +143,8 @@ class RedisMirror:
             args += [e.seq, e.kind, e.value, repr(float(e.until)), cutoff, event]
         k = self.keys
         keys = [k["jti"], k["sid"], k["sub"], k["sub_until"], k["channel"], k["seq"]]
-        result = self._relay(keys=keys, args=args)
+        with self.breaker.guard(_FAILURES):
+            result = self._relay(keys=keys, args=args)
         return None if result is None else int(result)
 
     def relayed_seq(self) -> int | None:
@@ -124,7 +153,8 @@ class RedisMirror:
         Raises:
             redis.RedisError: Redis is unreachable.
         """
-        value = self.client.get(self.keys["seq"])
+        with self.breaker.guard(_FAILURES):
+            value = self.client.get(self.keys["seq"])
         return None if value is None else int(value)
 
     def mirror_all(self, entries: Iterable[RevocationEntry], now: float, seq: int = 0) -> int:
@@ -141,19 +171,21 @@ class RedisMirror:
             count += 1
         pipe.zremrangebyscore(k["jti"], "-inf", now)
         pipe.zremrangebyscore(k["sid"], "-inf", now)
-        pipe.execute()
-        self._raise_seq(keys=[k["seq"]], args=[seq])
-        expired = self.client.zrangebyscore(k["sub_until"], "-inf", now)
-        if expired:
-            pipe = self.client.pipeline(transaction=True)
-            pipe.hdel(k["sub"], *expired)
-            pipe.zrem(k["sub_until"], *expired)
+        with self.breaker.guard(_FAILURES):
             pipe.execute()
+            self._raise_seq(keys=[k["seq"]], args=[seq])
+            expired = self.client.zrangebyscore(k["sub_until"], "-inf", now)
+            if expired:
+                pipe = self.client.pipeline(transaction=True)
+                pipe.hdel(k["sub"], *expired)
+                pipe.zrem(k["sub_until"], *expired)
+                pipe.execute()
         return count
 
     def ping(self) -> None:
-        """Raise ``redis.RedisError`` when Redis is unreachable."""
-        self.client.ping()
+        """Raise ``redis.RedisError`` (or ``BreakerOpenError``) when Redis is unreachable."""
+        with self.breaker.guard(_FAILURES):
+            self.client.ping()
 
 
 class RedisRateLimiter:
@@ -162,18 +194,23 @@ class RedisRateLimiter:
     Args:
         client: a ``redis.Redis`` client.
         prefix: key prefix (str); keys are ``{prefix}:ratelimit:{name}:{window}``.
+        breaker: as for :class:`RedisMirror`.
     """
 
-    def __init__(self, client: redis.Redis[bytes], prefix: str) -> None:
+    def __init__(
+        self, client: redis.Redis[bytes], prefix: str, *, breaker: Breaker | None = None
+    ) -> None:
         self.client = client
         self.prefix = prefix
+        self.breaker = breaker or Breaker("redis")
 
     def _key(self, name: str, window: int, now: float) -> str:
         return f"{self.prefix}:ratelimit:{name}:{int(now // window)}"
 
     def failures(self, name: str, window: int, now: float) -> int:
         """Return the failures counted for ``name`` in the current window (int)."""
-        value = self.client.get(self._key(name, window, now))
+        with self.breaker.guard(_FAILURES):
+            value = self.client.get(self._key(name, window, now))
         return int(value) if value else 0
 
     def record_failure(self, name: str, window: int, now: float) -> int:
@@ -182,9 +219,11 @@ class RedisRateLimiter:
         pipe = self.client.pipeline(transaction=True)
         pipe.incr(key)
         pipe.expire(key, window + 1)
-        count, _ = pipe.execute()
+        with self.breaker.guard(_FAILURES):
+            count, _ = pipe.execute()
         return int(count)
 
     def reset(self, name: str, window: int, now: float) -> None:
         """Forget the failures of ``name`` (after a successful login)."""
-        self.client.delete(self._key(name, window, now))
+        with self.breaker.guard(_FAILURES):
+            self.client.delete(self._key(name, window, now))

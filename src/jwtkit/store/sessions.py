@@ -38,6 +38,14 @@ class SessionCapError(Exception):
     """Internal: the user is at the session cap and the policy is ``refuse``."""
 
 
+class _Rollback(Exception):
+    """Internal: end the transaction without its changes and answer ``result``."""
+
+    def __init__(self, result: RotateResult) -> None:
+        super().__init__(result.outcome)
+        self.result = result
+
+
 def revoke_session_in(
     conn: Connection, sid: str, reason: str, now: float
 ) -> RevocationEntry | None:
@@ -80,6 +88,25 @@ def revoke_user_in(
     put_revocation(conn, sub, now)
     out.append(sub)
     return out
+
+
+def _insert_token(
+    conn: Connection, token_hash: str, session: SessionRecord, now: float, expires_at: float
+) -> None:
+    """Store a new active refresh token of ``session`` (its user, client and scope)."""
+    conn.execute(
+        insert(refresh_tokens).values(
+            token_hash=token_hash,
+            sid=session.sid,
+            user_id=session.user_id,
+            client_id=session.client_id,
+            scope=session.scope,
+            created_at=now,
+            expires_at=expires_at,
+            state="active",
+            consumed_at=None,
+        )
+    )
 
 
 class SessionStore:
@@ -149,19 +176,7 @@ class SessionStore:
                         if entry:
                             evicted.append(entry)
             conn.execute(insert(sessions).values(**session.__dict__))
-            conn.execute(
-                insert(refresh_tokens).values(
-                    token_hash=token_hash,
-                    sid=session.sid,
-                    user_id=user.id,
-                    client_id=client_id,
-                    scope=scope,
-                    created_at=now,
-                    expires_at=refresh_exp,
-                    state="active",
-                    consumed_at=None,
-                )
-            )
+            _insert_token(conn, token_hash, session, now, refresh_exp)
         return session, evicted
 
     def rotate(
@@ -178,21 +193,42 @@ class SessionStore:
         """Consume a refresh token and store its successor, atomically (RFC 6749 §6, RFC 9700
         §4.14.2).
 
-        The session row is locked first; then one ``UPDATE refresh_tokens SET state='consumed'
-        WHERE token_hash=? AND state='active'`` consumes the token, and its row count decides.
-        Presenting a consumed token revokes the whole family in the same transaction (outcome
-        ``reuse``), unless it was consumed less than ``grace_seconds`` ago (outcome ``grace``,
-        which issues another pair in the same session).
+        The session row is locked first (and extended for the successor in the same
+        statement); then one ``UPDATE refresh_tokens SET state='consumed' WHERE token_hash=? AND
+        state='active'`` consumes the token, and its row count decides. Four statements on the
+        success path. Presenting a consumed token revokes the whole family in the same
+        transaction (outcome ``reuse``), unless it was consumed less than ``grace_seconds`` ago
+        and its successor is still unused (outcome ``grace``): then that successor is consumed
+        too and one new successor replaces it, so a family never has two live refresh tokens
+        (issue 13 item 5). Outcomes that change nothing roll back.
 
         Args:
             token_hash: SHA-256 hex of the presented refresh token.
             client_id: the authenticated client; must be the token's client.
             new_hash: SHA-256 hex of the successor refresh token.
             refresh_exp / access_exp: expiries of the new pair (seconds since the epoch).
+            grace_seconds: how long after its rotation a token may be presented again (float).
 
         Returns:
             :class:`~jwtkit.store.records.RotateResult`.
         """
+        try:
+            return self._rotate(
+                token_hash, client_id, new_hash, now, (refresh_exp, access_exp), grace_seconds
+            )
+        except _Rollback as stop:
+            return stop.result
+
+    def _rotate(
+        self,
+        token_hash: str,
+        client_id: str,
+        new_hash: str,
+        now: float,
+        expiries: tuple[float, float],
+        grace_seconds: float,
+    ) -> RotateResult:
+        refresh_exp, access_exp = expiries
         db = self._db
         with db.write() as conn:
             row = conn.execute(
@@ -204,69 +240,85 @@ class SessionStore:
                 return RotateResult("wrong_client")
             sid = row.sid
             # Lock the session row (and check it is alive) before touching its tokens.
-            alive = conn.execute(
+            session_row = conn.execute(
                 update(sessions)
                 .where(and_(sessions.c.sid == sid, sessions.c.revoked_at.is_(None)))
-                .values(last_used_at=now)
-            ).rowcount
-            if alive != 1:
-                return RotateResult("session_revoked")
-            consumed = conn.execute(
+                .values(
+                    last_used_at=now,
+                    expires_at=db.greatest(sessions.c.expires_at, refresh_exp),
+                    access_exp=db.greatest(sessions.c.access_exp, access_exp),
+                )
+                .returning(*sessions.c)
+            ).first()
+            if session_row is None:
+                raise _Rollback(RotateResult("session_revoked"))
+            consumed = 0
+            if row.state == "active":
+                consumed = conn.execute(
+                    update(refresh_tokens)
+                    .where(
+                        and_(
+                            refresh_tokens.c.token_hash == token_hash,
+                            refresh_tokens.c.state == "active",
+                            refresh_tokens.c.expires_at > now,
+                        )
+                    )
+                    .values(state="consumed", consumed_at=now)
+                ).rowcount
+            outcome: Literal["ok", "grace"] = "ok"
+            if consumed != 1:
+                decided = self._not_consumed(conn, token_hash, sid, now, grace_seconds)
+                if isinstance(decided, RotateResult):
+                    return decided  # reuse: the family's revocation commits
+                outcome = decided
+            session = SessionRecord.from_row(session_row)
+            _insert_token(conn, new_hash, session, now, refresh_exp)
+        return RotateResult(outcome, session=session)
+
+    @staticmethod
+    def _not_consumed(
+        conn: Connection, token_hash: str, sid: str, now: float, grace_seconds: float
+    ) -> Literal["grace"] | RotateResult:
+        """Decide for a token the conditional UPDATE did not consume (its session row locked).
+
+        Returns ``grace`` (its unused successor consumed, the token's own ``consumed_at`` moved
+        to ``now``: the caller stores the one new successor). Otherwise raises
+        :class:`_Rollback` with ``expired`` or ``session_revoked``; or, for reuse, revokes the
+        family and returns the ``reuse`` result (to commit).
+        """
+        state = conn.execute(
+            select(refresh_tokens.c.state, refresh_tokens.c.consumed_at).where(
+                refresh_tokens.c.token_hash == token_hash
+            )
+        ).first()
+        if state is None or state.state == "revoked":
+            raise _Rollback(RotateResult("session_revoked"))
+        if state.state == "active":
+            raise _Rollback(RotateResult("expired"))
+        consumed_at = state.consumed_at
+        if grace_seconds > 0 and consumed_at is not None and now - consumed_at < grace_seconds:
+            # Only the latest rotation may be retried: its successor (created when this token
+            # was consumed) must still be the family's unused live token.
+            superseded = conn.execute(
                 update(refresh_tokens)
                 .where(
                     and_(
-                        refresh_tokens.c.token_hash == token_hash,
+                        refresh_tokens.c.sid == sid,
                         refresh_tokens.c.state == "active",
-                        refresh_tokens.c.expires_at > now,
+                        refresh_tokens.c.created_at == consumed_at,
                     )
                 )
                 .values(state="consumed", consumed_at=now)
             ).rowcount
-            outcome: Literal["ok", "grace"] = "ok"
-            if consumed != 1:
-                state = conn.execute(
-                    select(refresh_tokens.c.state, refresh_tokens.c.consumed_at).where(
-                        refresh_tokens.c.token_hash == token_hash
-                    )
-                ).first()
-                if state is not None and state.state == "active":
-                    return RotateResult("expired")
-                if (
-                    state is not None
-                    and state.state == "consumed"
-                    and grace_seconds > 0
-                    and state.consumed_at is not None
-                    and now - state.consumed_at < grace_seconds
-                ):
-                    outcome = "grace"
-                elif state is not None and state.state == "consumed":
-                    entry = revoke_session_in(conn, sid, "refresh_reuse", now)
-                    return RotateResult("reuse", revoked=(entry,) if entry else ())
-                else:
-                    return RotateResult("session_revoked")
-            conn.execute(
-                insert(refresh_tokens).values(
-                    token_hash=new_hash,
-                    sid=sid,
-                    user_id=row.user_id,
-                    client_id=row.client_id,
-                    scope=row.scope,
-                    created_at=now,
-                    expires_at=refresh_exp,
-                    state="active",
-                    consumed_at=None,
+            if superseded == 1:
+                conn.execute(
+                    update(refresh_tokens)
+                    .where(refresh_tokens.c.token_hash == token_hash)
+                    .values(consumed_at=now)
                 )
-            )
-            conn.execute(
-                update(sessions)
-                .where(sessions.c.sid == sid)
-                .values(
-                    expires_at=db.greatest(sessions.c.expires_at, refresh_exp),
-                    access_exp=db.greatest(sessions.c.access_exp, access_exp),
-                )
-            )
-            session_row = conn.execute(select(sessions).where(sessions.c.sid == sid)).first()
-        return RotateResult(outcome, session=SessionRecord.from_row(session_row))
+                return "grace"
+        entry = revoke_session_in(conn, sid, "refresh_reuse", now)
+        return RotateResult("reuse", revoked=(entry,) if entry else ())
 
     def get_refresh_token(self, token_hash: str) -> RefreshTokenRecord | None:
         """Return the stored refresh token whose SHA-256 hex is ``token_hash``, or None."""

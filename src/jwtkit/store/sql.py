@@ -60,19 +60,19 @@ class SQLStore:
     ``store.keys``, over one ``store.db``.
 
     Args:
-        url: SQLAlchemy URL (str); SQLite files get their directory created (0700) and the file
-            chmod 0600.
-        pool_size: connection pool size for server databases (int).
-        busy_timeout: seconds SQLite waits on a locked database (float).
+        url: SQLAlchemy URL (str).
+        client_cache_seconds: see :class:`~jwtkit.store.clients.ClientStore`.
+        **options: the :class:`~jwtkit.store._db.Database` options (``pool_size``,
+            ``busy_timeout``, ``synchronous``, ``timeout``, ``breaker``).
     """
 
-    def __init__(self, url: str, *, pool_size: int = 10, busy_timeout: float = 30.0) -> None:
-        self.db = Database(url, pool_size=pool_size, busy_timeout=busy_timeout)
+    def __init__(self, url: str, *, client_cache_seconds: float = 1.0, **options: Any) -> None:
+        self.db = Database(url, **options)
         self.url = url
         self.is_sqlite = self.db.is_sqlite
         self.engine = self.db.engine
         self.users = UserStore(self.db)
-        self.clients = ClientStore(self.db)
+        self.clients = ClientStore(self.db, cache_seconds=client_cache_seconds)
         self.sessions = SessionStore(self.db)
         self.revocations = RevocationStore(self.db)
         self.outbox = OutboxStore(self.db)
@@ -90,22 +90,26 @@ class SQLStore:
         """Create or upgrade the schema to ``head`` (see :meth:`Database.migrate`)."""
         self.db.migrate()
 
-    def prune(self, now: float, session_retention: float = SESSION_RETENTION) -> int:
+    def prune(
+        self, now: float, session_retention: float = SESSION_RETENTION, *, leeway: float = 0.0
+    ) -> int:
         """Delete what can no longer matter, in one transaction; returns how many rows went.
 
-        Removed: revocations and outbox events past their ``until``; used refresh tokens past
-        their expiry; and sessions (with their refresh tokens) whose refresh and access tokens
-        all expired more
+        Removed: revocations and outbox events past their ``until`` plus ``leeway`` (the
+        largest clock-skew allowance of any verifier: a token is accepted up to
+        ``exp + leeway``); used refresh tokens past their expiry; and
+        sessions (with their refresh tokens) whose refresh and access tokens all expired more
         than ``session_retention`` seconds ago (kept that long so ``sessions list --all`` shows
         recent history).
 
         Args:
             now: the current time, seconds since the epoch.
             session_retention: seconds an expired session is kept (default 7 days).
+            leeway: seconds a revocation is kept past its ``until`` (float).
         """
         with self.db.write() as conn:
-            n = RevocationStore.prune_in(conn, now)
-            n += OutboxStore.prune_in(conn, now)
+            n = RevocationStore.prune_in(conn, now - leeway)
+            n += OutboxStore.prune_in(conn, now - leeway)
             n += SessionStore.prune_in(conn, now, session_retention)
         return n
 

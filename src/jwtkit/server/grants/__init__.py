@@ -12,7 +12,7 @@ from types import MappingProxyType
 from jwtkit.server.grants import client_credentials, password, refresh_token
 from jwtkit.server.grants._base import Grant, TokenRequest, require_grant
 
-__all__ = ["GRANTS", "Grant", "TokenRequest", "require_grant"]
+__all__ = ["GRANTS", "NON_BLOCKING", "Grant", "TokenRequest", "require_grant"]
 
 #: ``grant_type`` -> handler, in the order the metadata lists them.
 GRANTS: Mapping[str, Grant] = MappingProxyType(
@@ -22,3 +22,7 @@ GRANTS: Mapping[str, Grant] = MappingProxyType(
         "client_credentials": client_credentials.handle,
     }
 )
+
+#: Grants whose handler does no blocking I/O once the client is authenticated (it signs from
+#: the cached key table): the token endpoint runs them on the event loop, without a thread hop.
+NON_BLOCKING: frozenset[str] = frozenset({"client_credentials"})

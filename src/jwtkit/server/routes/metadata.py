@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+import orjson
 from fastapi import APIRouter, Depends, Response
-from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from jwtkit.server.deps import services
 from jwtkit.server.discovery import metadata
@@ -17,18 +18,29 @@ Deps = Depends(services)
 
 
 @router.get("/.well-known/jwks.json")
-def jwks(s: Services = Deps) -> Response:
+async def jwks(s: Services = Deps) -> Response:
     """The public JWK Set (RFC 7517 §5): next, current and still-published retired keys,
-    with ``Cache-Control: public, max-age=<jwks_max_age>``."""
-    return JSONResponse(
-        s.keys.jwks(),
+    with ``Cache-Control: public, max-age=<jwks_max_age>``. The body is prebuilt per key table;
+    only a stale table is re-read (in the thread pool)."""
+    if s.keys.is_fresh():
+        body = s.keys.jwks_body()
+    else:
+        body = await run_in_threadpool(s.keys.jwks_body)
+    return Response(
+        body,
         headers={"Cache-Control": f"public, max-age={s.settings.jwks_max_age}"},
         media_type="application/jwk-set+json",
     )
 
 
 def _metadata(s: Services) -> Response:
-    return JSONResponse(metadata(s.settings), headers={"Cache-Control": "public, max-age=300"})
+    body: bytes | None = getattr(s, "_metadata_body", None)
+    if body is None:  # the settings never change for a running service: build it once
+        body = orjson.dumps(metadata(s.settings))
+        setattr(s, "_metadata_body", body)  # noqa: B010 - a cache on the instance
+    return Response(
+        body, headers={"Cache-Control": "public, max-age=300"}, media_type="application/json"
+    )
 
 
 @router.get("/.well-known/oauth-authorization-server")

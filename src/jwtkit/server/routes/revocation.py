@@ -4,10 +4,10 @@ RFC 7662)."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response
-from fastapi.responses import JSONResponse
 
 from jwtkit.server.deps import FORM_BODY, NO_STORE, client_credentials, form, token_service
 from jwtkit.server.oauth import ClientCredentials
+from jwtkit.server.responses import JSON as JSONResponse
 from jwtkit.server.service import TokenService
 
 __all__ = ["router"]

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import JSONResponse
 
 from jwtkit.errors import JWTKitError
 from jwtkit.middleware import Principal
@@ -18,6 +17,7 @@ from jwtkit.server.deps import (
     token_service,
 )
 from jwtkit.server.oauth import InvalidToken, NotFound
+from jwtkit.server.responses import JSON as JSONResponse
 from jwtkit.server.service import TokenService, session_view
 
 __all__ = ["router"]

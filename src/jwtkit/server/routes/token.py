@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Response
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from jwtkit.server.deps import (
@@ -18,13 +17,21 @@ from jwtkit.server.deps import (
     password_work,
     token_service,
 )
-from jwtkit.server.grants import GRANTS, TokenRequest
+from jwtkit.server.grants import GRANTS, NON_BLOCKING, TokenRequest
 from jwtkit.server.oauth import ClientCredentials, InvalidRequest, UnsupportedGrantType
+from jwtkit.server.responses import JSON as JSONResponse
 from jwtkit.server.service import TokenService
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["oauth"])
+
+
+def _authenticate_and_run(
+    svc: TokenService, creds: ClientCredentials, grant: str, request: TokenRequest
+) -> dict[str, Any]:
+    client = svc.authenticate_client(creds)
+    return svc.token(grant, client, request)
 
 
 @router.post("/token", openapi_extra=FORM_BODY)
@@ -48,10 +55,16 @@ async def token(
         raise InvalidRequest("grant_type is required")
     if grant not in GRANTS:
         raise UnsupportedGrantType(f"grant_type {grant!r} is not supported")
+    request = TokenRequest(params, address)
+    # A grant that does no I/O, for a client that authenticates from memory, is answered on
+    # the event loop, without a thread hop (issue 12); everything else runs in the thread pool.
+    client = svc.client_from_memory(creds) if grant in NON_BLOCKING else None
+    if client is not None and svc.keys.is_fresh():
+        return JSONResponse(svc.token(grant, client, request), headers=NO_STORE)
 
     def work() -> dict[str, Any]:
         client = svc.authenticate_client(creds)
-        return svc.token(grant, client, TokenRequest(params, address))
+        return svc.token(grant, client, request)
 
     if grant == "password":  # argon2id: through the bounded admission (issue 13 item 3)
         body = await password_work(svc, work)

@@ -1,0 +1,65 @@
+"""``jwtkit serve --workers N``: the ASGI app factory each uvicorn worker process calls.
+
+The parent process validates the settings, runs the migrations and creates the first signing
+key once, then hands the settings to the workers in one environment variable
+(:data:`SETTINGS_ENV`, JSON, secrets included: the environment of a process is readable only by
+its user and root). State that must be shared between workers goes through the database
+(revocations, sessions, keys) or Redis (rate limits), so more than one worker needs
+``redis_url``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import SecretStr
+
+from jwtkit.server.settings import Settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+__all__ = ["SETTINGS_ENV", "app_factory", "settings_to_env"]
+
+SETTINGS_ENV = "JWTKIT__WORKER_SETTINGS"
+"""Environment variable carrying the parent's settings (JSON object) to the workers."""
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def settings_to_env(settings: Settings) -> str:
+    """The JSON text (str) of ``settings``, secrets revealed, for :data:`SETTINGS_ENV`.
+
+    Raises:
+        ValueError: ``workers`` > 1 without ``redis_url`` (the rate limits would be per process,
+            so each worker would allow the full number of failed logins).
+    """
+    if settings.workers > 1 and not settings.redis_url:
+        raise ValueError(
+            "--workers > 1 needs --redis-url: failed-login and client-auth limits must be "
+            "shared between the worker processes"
+        )
+    return json.dumps({k: _plain(v) for k, v in settings.model_dump().items()})
+
+
+def app_factory() -> FastAPI:
+    """Build one worker's app from :data:`SETTINGS_ENV` (uvicorn ``factory=True``).
+
+    Raises:
+        RuntimeError: the variable is missing (not started by ``jwtkit serve --workers``).
+    """
+    from jwtkit.server.app import create_app
+
+    raw = os.environ.get(SETTINGS_ENV)
+    if raw is None:
+        raise RuntimeError(f"{SETTINGS_ENV} is not set; start workers with jwtkit serve")
+    return create_app(Settings(**json.loads(raw)))
