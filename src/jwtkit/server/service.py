@@ -188,6 +188,9 @@ class TokenService:
         else:
             ok = self.client_secrets.verify(None, secret or "")  # the same one hash
         if not ok or client is None or secret is None or stored is None:
+            if client is not None and self.store.clients.changed_since(client):
+                # The cached record was stale (changed by another process): check again.
+                return self.authenticate_client(creds, allow_public=allow_public)
             over = self.client_limiter.failed(client_id, address, now)
             self.metrics.failed_client_auth.inc()
             audit("client_auth_failed", client_id=client_id, ip=address)

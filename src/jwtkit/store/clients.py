@@ -60,6 +60,14 @@ class ClientStore:
             else:
                 self._cache.pop(client_id, None)
 
+    def changed_since(self, record: ClientRecord) -> bool:
+        """Re-read ``record``'s client from the database (dropping the cached copy) and say
+        whether it differs: a credential check that failed against a cached record calls it, so
+        a secret rotated by another process is honoured at once, not after ``cache_seconds``.
+        """
+        self.invalidate(record.client_id)
+        return self.get(record.client_id) != record
+
     def _remember(self, record: ClientRecord, generation: int) -> None:
         if self.cache_seconds <= 0:
             return
@@ -154,12 +162,14 @@ class ClientStore:
         """Store ``new_hash`` for ``client_id`` only if its secret hash is still ``old_hash``
         (a compare-and-set: upgrading a just-verified hash never undoes a concurrent secret
         rotation). Returns True when it was replaced."""
+        self.invalidate(client_id)
         with self._db.write() as conn:
             result = conn.execute(
                 update(clients)
                 .where(and_(clients.c.client_id == client_id, clients.c.secret_hash == old_hash))
                 .values(secret_hash=new_hash)
             )
+        self.invalidate(client_id)  # after the commit too: a read in between is not kept
         return bool(result.rowcount == 1)
 
     def delete(self, client_id: str, now: float) -> list[RevocationEntry] | None:
