@@ -38,6 +38,7 @@ class TinyOP:
         self.server = UvicornThread(self.app())
         self.issuer = self.server.url
         self.par = False
+        self.token_delay = 0.0
 
     def app(self) -> Starlette:
         async def discovery(request: Request) -> Response:
@@ -58,6 +59,10 @@ class TinyOP:
             return JSONResponse(KeySet([self.key.public()]).to_jwks())
 
         async def token(request: Request) -> Response:
+            if self.token_delay:
+                import asyncio
+
+                await asyncio.sleep(self.token_delay)
             form = await request.form()
             self.token_requests.append({k: str(v) for k, v in form.items()})
             status, body = self.token_responses.pop(0) if self.token_responses else (400, {})
@@ -167,6 +172,7 @@ def op(tiny_op: TinyOP) -> TinyOP:
     tiny_op.token_responses.clear()
     tiny_op.token_requests.clear()
     tiny_op.par = False
+    tiny_op.token_delay = 0.0
     return tiny_op
 
 

@@ -349,6 +349,20 @@ def test_with_shared_stores(op: TinyOP, rp_clock: FakeClock, kind: str, tmp_path
             b, _ = sign_in(rp, op, sid="op-session-2")
             assert rp.backchannel_logout(op.logout_token(sid="op-session-2")) == 1
             assert rp.session(b) is None and rp.session(a) is not None
+            # Two processes (two relying parties on one store) refresh one session at once:
+            # one refresh reaches the issuer, both get its result.
+            rp_clock.advance(290)
+            with RelyingParty(config, store=store, clock=rp_clock) as other:
+                op.token_responses.append((200, op.tokens(None, access_token="at-2")))
+                op.token_delay = 0.3
+                before = len(op.token_requests)
+                from concurrent.futures import ThreadPoolExecutor
+
+                with ThreadPoolExecutor(2) as pool:
+                    got = list(pool.map(lambda party: party.access_token(a), [rp, other]))
+                op.token_delay = 0.0
+                assert got == ["at-2", "at-2"]
+                assert len(op.token_requests) == before + 1
             rp_clock.advance(290)
             op.token_responses.append((400, {"error": "invalid_grant"}))
             assert rp.session(a) is None

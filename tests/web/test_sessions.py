@@ -119,11 +119,14 @@ def test_pending_is_single_use(store: Any, rp_clock: FakeClock) -> None:
     assert store.take_pending("p2") is None
 
 
-def test_claim_jti(store: Any, rp_clock: FakeClock) -> None:
+def test_claims(store: Any, rp_clock: FakeClock) -> None:
     until = rp_clock() + 120
-    assert store.claim_jti("https://id.test", "j1", until) is True
-    assert store.claim_jti("https://id.test", "j1", until) is False
-    assert store.claim_jti("https://other.test", "j1", until) is True
+    assert store.claim("jti|https://id.test|j1", until) is True
+    assert store.claim("jti|https://id.test|j1", until) is False
+    assert store.claim("jti|https://other.test|j1", until) is True
+    store.release("jti|https://other.test|j1")
+    assert store.claim("jti|https://other.test|j1", until) is True
+    store.release("never-claimed")  # no error
 
 
 def test_memory_store_is_bounded(rp_clock: FakeClock) -> None:
@@ -131,5 +134,5 @@ def test_memory_store_is_bounded(rp_clock: FakeClock) -> None:
     for i in range(30):
         store.save(_session(rp_clock, f"u{i}"))
         store.put_pending(f"p{i}", {}, 60)
-        store.claim_jti("https://id.test", f"j{i}", rp_clock() + 60)
+        store.claim(f"j{i}", rp_clock() + 60)
     assert store._size() <= 10

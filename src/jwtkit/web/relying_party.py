@@ -548,13 +548,28 @@ class RelyingParty:
             lock = self._refresh_locks.setdefault(key, threading.Lock())
         with lock:  # one refresh per session at a time (rotation would see a reuse)
             try:
-                session = self.store.load(key)  # another request may have refreshed it
-                if session is None or not self._needs_refresh(session):
-                    return session
-                return self._refresh(session)
+                return self._refresh_once(key)
             finally:
                 with self._lock:
                     self._refresh_locks.pop(key, None)
+
+    def _refresh_once(self, key: str) -> WebSession | None:
+        """Refresh under the store's claim on the session, so that other processes sharing the
+        store wait for this refresh and use its result (bounded wait)."""
+        name = "refresh\x00" + key
+        hold = self.config.http_timeout * 2 + 5  # a crashed holder's claim expires by itself
+        deadline = time.monotonic() + hold
+        while not self.store.claim(name, self.clock() + hold):
+            if time.monotonic() > deadline:
+                return self.store.load(key)  # still being refreshed elsewhere: as it is
+            time.sleep(0.02)
+        try:
+            session = self.store.load(key)  # another request may have refreshed it
+            if session is None or not self._needs_refresh(session):
+                return session
+            return self._refresh(session)
+        finally:
+            self.store.release(name)
 
     def _needs_refresh(self, session: WebSession) -> bool:
         return self.clock() >= session.access_expires_at - self.config.refresh_margin
@@ -690,7 +705,7 @@ class RelyingParty:
             raise LogoutTokenError("invalid", "the logout token's jti is not a string")
         exp = claims["exp"]
         until = float(exp) + self.config.leeway if math.isfinite(float(exp)) else self.clock()
-        if not self.store.claim_jti(self.config.issuer, jti, until):
+        if not self.store.claim(f"logout-jti\x00{self.config.issuer}\x00{jti}", until):
             raise LogoutTokenError("replayed", "this logout token was already used")
         return self.store.delete_matching(self.config.issuer, sid=sid, sub=sub)
 

@@ -4,9 +4,11 @@ The browser holds only an opaque session id (256 random bits) in an ``HttpOnly``
 ID token, access token and refresh token stay here. Stores key everything by the SHA-256 of
 the session id (:func:`session_key`), so a copy of the store does not yield working cookies.
 
-Each store also keeps the pending logins (state, nonce, PKCE verifier; single use) and the
-``jti`` values of logout tokens already accepted (OIDC Back-Channel Logout 1.0 §2.6 step 10,
-replay), each with an expiry.
+Each store also keeps the pending logins (state, nonce, PKCE verifier; single use) and
+claims with an expiry: the ``jti`` values of logout tokens already accepted (OIDC Back-Channel
+Logout 1.0 §2.6 step 10, replay) and the per-session refresh lock, so that two processes never
+refresh one session at once (a rotated refresh token used twice makes the issuer end the grant,
+RFC 9700 §4.14.2).
 """
 
 from __future__ import annotations
@@ -113,8 +115,12 @@ class SessionStore(Protocol):
     def take_pending(self, key: str) -> dict[str, Any] | None:
         """Return and remove a pending login (single use), or None when absent or expired."""
 
-    def claim_jti(self, iss: str, jti: str, until: float) -> bool:
-        """Record a logout token's ``jti`` until ``until``; False when it was already seen."""
+    def claim(self, name: str, until: float) -> bool:
+        """Claim ``name`` until ``until`` (atomic); False while someone else holds it. Used for
+        logout tokens' ``jti`` (replay) and for the per-session refresh lock."""
+
+    def release(self, name: str) -> None:
+        """Give up a claim before it expires."""
 
 
 class MemorySessionStore:
@@ -134,7 +140,7 @@ class MemorySessionStore:
         self._lock = threading.Lock()
         self._sessions: dict[str, WebSession] = {}
         self._pending: dict[str, tuple[dict[str, Any], float]] = {}
-        self._jti: dict[tuple[str, str], float] = {}
+        self._jti: dict[str, float] = {}  # claims: name -> until
 
     def _size(self) -> int:
         return len(self._sessions) + len(self._pending) + len(self._jti)
@@ -194,16 +200,21 @@ class MemorySessionStore:
             return None
         return entry[0]
 
-    def claim_jti(self, iss: str, jti: str, until: float) -> bool:
+    def claim(self, name: str, until: float) -> bool:
         """See :class:`SessionStore`."""
         with self._lock:
             now = self.clock()
-            seen = self._jti.get((iss, jti))
-            if seen is not None and seen > now:
+            held = self._jti.get(name)
+            if held is not None and held > now:
                 return False
             self._purge(now)
-            self._jti[(iss, jti)] = until
+            self._jti[name] = until
             return True
+
+    def release(self, name: str) -> None:
+        """See :class:`SessionStore`."""
+        with self._lock:
+            self._jti.pop(name, None)
 
 
 def _matches(s: WebSession, iss: str, sid: str | None, sub: str | None) -> bool:
@@ -215,7 +226,7 @@ def _matches(s: WebSession, iss: str, sid: str | None, sub: str | None) -> bool:
 class SQLSessionStore:
     """Sessions in a SQL database through SQLAlchemy 2 (SQLite, PostgreSQL, ...).
 
-    Three tables (``jwtkit_web_sessions``, ``jwtkit_web_pending``, ``jwtkit_web_jti``), created
+    Three tables (``jwtkit_web_sessions``, ``jwtkit_web_pending``, ``jwtkit_web_claims``), created
     when missing; they belong to the app's database, not to the token service's.
 
     Args:
@@ -253,8 +264,8 @@ class SQLSessionStore:
             sa.Column("data", sa.Text, nullable=False),
             sa.Column("expires_at", sa.Float, nullable=False),
         )
-        self.jti = sa.Table(
-            prefix + "jti",
+        self.claims = sa.Table(
+            prefix + "claims",
             md,
             sa.Column("id", sa.String(64), primary_key=True),
             sa.Column("expires_at", sa.Float, nullable=False),
@@ -334,12 +345,12 @@ class SQLSessionStore:
         data: dict[str, Any] = json.loads(row.data)
         return data
 
-    def claim_jti(self, iss: str, jti: str, until: float) -> bool:
+    def claim(self, name: str, until: float) -> bool:
         """See :class:`SessionStore`."""
         import sqlalchemy as sa
 
-        t = self.jti
-        ident = hashlib.sha256(json.dumps([iss, jti]).encode()).hexdigest()
+        t = self.claims
+        ident = hashlib.sha256(name.encode()).hexdigest()
         now = self.clock()
         try:
             with self.engine.begin() as conn:
@@ -349,13 +360,19 @@ class SQLSessionStore:
             return False
         return True
 
+    def release(self, name: str) -> None:
+        """See :class:`SessionStore`."""
+        t = self.claims
+        with self.engine.begin() as conn:
+            conn.execute(t.delete().where(t.c.id == hashlib.sha256(name.encode()).hexdigest()))
+
 
 class RedisSessionStore:
     """Sessions in Redis (redis-py), shared by every process of the app.
 
     Keys, under ``prefix``: ``s:<key>`` (the session JSON, expiring with it), ``sid:<hash>`` and
     ``sub:<hash>`` (sets of session keys, for back-channel logout), ``p:<key>`` (pending logins,
-    taken with ``GETDEL``), ``jti:<hash>`` (``SET NX`` with an expiry).
+    taken with ``GETDEL``), ``c:<hash>`` (claims: ``SET NX`` with an expiry).
 
     Args:
         client: a :class:`redis.Redis` client, or a Redis URL (str).
@@ -442,7 +459,13 @@ class RedisSessionStore:
         data: dict[str, Any] = entry["data"]
         return data
 
-    def claim_jti(self, iss: str, jti: str, until: float) -> bool:
+    def _claim_key(self, name: str) -> str:
+        return f"{self.prefix}c:{hashlib.sha256(name.encode()).hexdigest()}"
+
+    def claim(self, name: str, until: float) -> bool:
         """See :class:`SessionStore`."""
-        key = self._index("jti", iss, jti)
-        return bool(self.client.set(key, b"1", nx=True, ex=self._ttl(until)))
+        return bool(self.client.set(self._claim_key(name), b"1", nx=True, ex=self._ttl(until)))
+
+    def release(self, name: str) -> None:
+        """See :class:`SessionStore`."""
+        self.client.delete(self._claim_key(name))
