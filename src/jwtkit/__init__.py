@@ -66,6 +66,10 @@ def __getattr__(name: str) -> object:
         from jwtkit import jwks_client
 
         return getattr(jwks_client, name)
+    if name == "jwe":  # JWE loads on first use, so JWS-only code never imports it
+        import jwtkit.jwe
+
+        return jwtkit.jwe
     raise AttributeError(f"module 'jwtkit' has no attribute {name!r}")
 
 
