@@ -56,7 +56,14 @@ from jwtkit.jwa import (
     get_key_management,
 )
 from jwtkit.jwk import Key, KeyResolver, KeySet
-from jwtkit.jws import _payload_bytes, as_key_source, check_crit, pyca_key, resolved_key
+from jwtkit.jws import (
+    _payload_bytes,
+    as_key_source,
+    check_crit,
+    check_json_size,
+    pyca_key,
+    resolve_with,
+)
 
 __all__ = [
     "DEFAULT_MAX_P2C",
@@ -937,7 +944,7 @@ class Decrypter:
             if not found:
                 raise KeyNotFoundError("no key in the JWK Set fits the JWE's kid/alg")
             return found
-        resolved = resolved_key(source.resolve_key(header))  # type: ignore[union-attr]
+        resolved = resolve_with(source, header)  # type: ignore[arg-type]
         return [(resolved, usable_raw(resolved, km, ce, True, self._weak))]
 
     def _open(
@@ -975,12 +982,13 @@ class Decrypter:
     # -- serializations ------------------------------------------------------------------
 
     def _compact(self, token: str | bytes) -> tuple[bytes, dict[str, Any], Key]:
-        parts = _token_bytes(token, self._caps[0]).split(b".")
-        if len(parts) != 5:
-            if len(parts) == 3:
+        data = _token_bytes(token, self._caps[0])
+        dots = data.count(b".")  # counted before splitting (CVE-2025-30204's class)
+        if dots != 4:
+            if dots == 2:
                 raise MalformedError("token is a JWS (three segments); JWE expected")
             raise MalformedError("a compact JWE has exactly five segments")
-        h, ek, iv, ct, tag = parts
+        h, ek, iv, ct, tag = data.split(b".")
         cached = self._header_cache.get(h)
         if cached is None:
             header = self._parse_protected(h)
@@ -1091,6 +1099,8 @@ class Decrypter:
                 "JWE JSON",
                 self._caps[5] + 2,
             )
+        elif isinstance(token, Mapping):  # the caps its text would meet, before any decoding
+            check_json_size(token, self._caps[0], self._caps[5] + 2)
         if isinstance(token, Mapping):
             return self._json(token)
         if not isinstance(token, str | bytes | bytearray):

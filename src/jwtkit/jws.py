@@ -10,6 +10,7 @@ checked against the key's type and bound ``alg``. Header parameters ``jwk``, ``j
 from __future__ import annotations
 
 import base64
+import hashlib
 import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -320,15 +321,26 @@ def candidate_keys(source: Key | KeySet | KeyResolver, header: Mapping[str, Any]
         return keys
     if "kid" in header and type(header["kid"]) is not str:
         raise MalformedError("'kid' must be a string")
-    try:
-        found = source.resolve_key(header)
-    except JWTKitError:
-        raise
-    except Exception as exc:  # a resolver's own bug or outage must not escape as a crash
-        raise KeyNotFoundError(f"the key resolver failed ({type(exc).__name__})") from exc
-    key = resolved_key(found)
+    key = resolve_with(source, header)
     check_identity(header, key)
     return (key,)
+
+
+def resolve_with(resolver: KeyResolver, header: Mapping[str, Any]) -> Key:
+    """Call ``resolver.resolve_key(header)`` and return the :class:`Key` it gives.
+
+    Raises:
+        the resolver's JWTKitError; KeyNotFoundError for any other exception it raises (kept
+        as ``__cause__``: a resolver's bug or outage never escapes as a crash); InvalidKeyError
+        when it returns something other than a Key (see :func:`resolved_key`).
+    """
+    try:
+        found = resolver.resolve_key(header)
+    except JWTKitError:
+        raise
+    except Exception as exc:
+        raise KeyNotFoundError(f"the key resolver failed ({type(exc).__name__})") from exc
+    return resolved_key(found)
 
 
 def resolved_key(key: object) -> Key:
@@ -382,7 +394,8 @@ def _embedded_key(value: object, what: str) -> Key:
 def has_identity(header: Mapping[str, Any], key: Key) -> bool:
     """Return whether ``key`` has the identity ``header`` names: its ``kid`` when both have one,
     the public key of an embedded ``jwk`` (RFC 7515 §4.1.3) and of the first ``x5c`` certificate
-    (§4.1.6), compared by JWK Thumbprint (RFC 7638). Identity headers are never used to find a
+    (§4.1.6), compared by JWK Thumbprint (RFC 7638), and ``x5t``/``x5t#S256`` against that
+    certificate when ``x5c`` is present. Identity headers are never used to find a
     key; they are only held against the key that was found (go-jose#241's class).
 
     Raises:
@@ -397,6 +410,11 @@ def has_identity(header: Mapping[str, Any], key: Key) -> bool:
         if what in header:
             embedded = _embedded_key(header[what], what)
             if key.is_symmetric or embedded.thumbprint() != key.thumbprint():
+                return False
+    if "x5c" in header:  # the certificate thumbprints must name that same certificate (§4.1.7-8)
+        der = base64.b64decode(header["x5c"][0])
+        for name, digest in (("x5t#S256", "sha256"), ("x5t", "sha1")):
+            if name in header and header[name] != b64e(hashlib.new(digest, der).digest()).decode():
                 return False
     return True
 

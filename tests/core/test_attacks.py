@@ -8,6 +8,7 @@ hand (``_helpers.forge``) and signed correctly, so the fault under test is the o
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tracemalloc
 from collections.abc import Callable
@@ -523,6 +524,30 @@ CASES: list[Case] = [
             ("x5c-empty", _es({"x5c": []}), _p256, "malformed", ("ES256",)),
             ("x5c-not-base64", _es({"x5c": ["%%%"]}), _p256, "malformed", ("ES256",)),
             ("x5c-not-der", _es({"x5c": ["AAAA"]}), _p256, "malformed", ("ES256",)),
+            (
+                "x5c-right-x5t-s256-other",
+                lambda k: forge(
+                    {"alg": "RS256", "x5c": _x5c(k), "x5t#S256": b64u(b"\x00" * 32)}, key=k.rsa
+                ),
+                lambda k: k.rsa.public(),
+                "key_not_found",
+                ("RS256",),
+            ),
+            (
+                "x5c-with-its-thumbprints",
+                lambda k: forge(
+                    {
+                        "alg": "RS256",
+                        "x5c": _x5c(k),
+                        "x5t#S256": b64u(hashlib.sha256(k.cert_der).digest()),
+                        "x5t": b64u(hashlib.sha1(k.cert_der).digest()),  # noqa: S324 (RFC 7515)
+                    },
+                    key=k.rsa,
+                ),
+                lambda k: k.rsa.public(),
+                None,
+                ("RS256",),
+            ),
         )
     ],
     # -- kid is a lookup key only ------------------------------------------------------------

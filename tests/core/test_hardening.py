@@ -601,3 +601,56 @@ def test_fetched_public_jwk_set_is_used(keys: Keys) -> None:
     with serve_json(document) as url:
         verifier = jwtkit.Verifier(JWKSClient(url), algorithms=["RS256"], audience=AUD)
         assert verifier.verify(token, now=NOW) == CLAIMS
+
+
+# -- the same classes on the JWE paths (jwtkit.jwe) ---------------------------------------------
+
+JWE_KEY = Key.from_secret(bytes(range(16)), kid="kw")
+
+
+def _jwe_decrypt(token: Any, key: Any = JWE_KEY, **caps: Any) -> bytes:
+    from jwtkit import jwe
+
+    return jwe.decrypt(token, key, ["A128KW"], ["A128GCM"], **caps)
+
+
+@pytest.mark.parametrize("name", sorted(SEPARATOR_TOKENS))
+def test_jwe_separators_are_counted_before_splitting(name: str) -> None:
+    token = SEPARATOR_TOKENS[name]
+    tracemalloc.start()
+    try:
+        code = _code(lambda: _jwe_decrypt(token, max_token_size=100_000_000))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert code == "malformed"
+    assert peak < 2 * len(token) + 1_000_000, peak
+
+
+def test_jwe_size_cap_holds_for_a_mapping() -> None:
+    from jwtkit import jwe
+
+    small = jwe.encrypt_json(b"hi", [(JWE_KEY, "A128KW", None)], "A128GCM", flattened=True)
+    assert _jwe_decrypt(small) == b"hi"
+    big = {**small, "ciphertext": "A" * 10_000_000}
+    for token in (big, MappingProxyType(big)):
+        tracemalloc.start()
+        try:
+            code = _code(lambda t=token: _jwe_decrypt(t))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert code == "token_too_large"
+        assert peak < 1_000_000, peak
+
+
+@pytest.mark.filterwarnings("ignore:coroutine .* was never awaited:RuntimeWarning")
+@pytest.mark.parametrize("name", sorted(RESOLVERS))
+def test_jwe_misbehaving_resolver_gives_a_jwtkit_error(name: str, keys: Keys) -> None:
+    from jwtkit import jwe
+
+    token = jwe.encrypt(b"hi", JWE_KEY, "A128KW", "A128GCM")
+    assert _code(lambda: _jwe_decrypt(token, RESOLVERS[name](keys))) in {
+        "invalid_key",
+        "key_not_found",
+    }
