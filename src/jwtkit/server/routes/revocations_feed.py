@@ -19,6 +19,7 @@ malformed parameter. Pages are bounded, so a slow reader holds at most one page 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -74,7 +75,8 @@ def _authenticate(request: Request, s: Services) -> None:
         InvalidClient: 401 with a Basic challenge.
     """
     creds = client_credentials_from(request.headers.get("authorization"), {})
-    s.service.authenticate_client(creds, allow_public=False)
+    address = request.client.host if request.client else None  # for the client-auth limits
+    s.service.authenticate_client(dataclasses.replace(creds, address=address), allow_public=False)
 
 
 def _json(body: dict[str, Any]) -> Response:
