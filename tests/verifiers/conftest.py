@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -237,3 +238,18 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 5.0, step: float 
             return time.monotonic() - start
         time.sleep(step)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_module_now() -> None:
+    """Reset the test modules' ``NOW`` before each test.
+
+    Several modules write revocations relative to a module-level ``NOW`` (``NOW + 600``); taken at
+    import, that time is as old as the run when a test runs, and in a long run those revocations
+    were already past their keep-until. Every ``tests.verifiers`` module that has one gets the
+    current time, so ``_claims`` (which reads its own module's ``NOW``) agrees with the test.
+    """
+    now = time.time()
+    for name, module in list(sys.modules.items()):
+        if name.startswith("tests.verifiers.") and isinstance(getattr(module, "NOW", None), float):
+            module.NOW = now  # type: ignore[attr-defined]

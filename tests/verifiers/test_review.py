@@ -38,7 +38,7 @@ from .conftest import (
     wait_until,
 )
 
-NOW = time.time()
+NOW = time.time()  # reset before each test by conftest._fresh_module_now
 
 
 class RawServer:

@@ -29,7 +29,7 @@ from .conftest import (
     wait_until,
 )
 
-NOW = time.time()
+NOW = time.time()  # reset before each test by conftest._fresh_module_now
 
 
 def _claims(**kw: Any) -> dict[str, Any]:
