@@ -12,6 +12,7 @@ All times are seconds since the epoch (float).
 
 from __future__ import annotations
 
+import hmac
 from typing import Literal
 
 from sqlalchemy import Connection, and_, delete, insert, select, update
@@ -28,7 +29,7 @@ from jwtkit.store.records import (
 from jwtkit.store.revocations import put_revocation
 from jwtkit.store.schema import refresh_tokens, sessions, users
 
-__all__ = ["SESSION_RETENTION", "SessionCapError", "SessionStore"]
+__all__ = ["SESSION_RETENTION", "CredentialsChangedError", "SessionCapError", "SessionStore"]
 
 SESSION_RETENTION = 7 * 86400.0
 """Seconds an expired session row is kept before :meth:`SessionStore.prune_in` deletes it."""
@@ -44,6 +45,11 @@ class _Rollback(Exception):
     def __init__(self, result: RotateResult) -> None:
         super().__init__(result.outcome)
         self.result = result
+
+
+class CredentialsChangedError(Exception):
+    """Internal: between the credential check and the session insert the user was disabled or
+    deleted, or its password changed (RFC 9700 §4.14.2): the login must not get a session."""
 
 
 def revoke_session_in(
@@ -136,6 +142,12 @@ class SessionStore:
             cap: most active sessions of this user (0 = unlimited); at the cap the oldest are
                 revoked (``evict-oldest``) or :class:`SessionCapError` is raised (``refuse``).
 
+        ``user`` is the record whose credentials the caller checked: the session is created only
+        if, under the user row's lock, that user still exists, is enabled and has the same
+        password hash; otherwise :class:`CredentialsChangedError` (RFC 9700 §4.14.2: a login in
+        flight during ``users disable`` or ``users set-password`` gets no session that survives
+        it). Every session-creating path goes through here.
+
         Returns:
             (the new session, the ``sid`` revocations of evicted sessions to mirror).
         """
@@ -153,8 +165,23 @@ class SessionStore:
         )
         evicted: list[RevocationEntry] = []
         with self._db.write() as conn:
-            # Lock the user row: concurrent logins of one user count sessions one at a time.
-            conn.execute(update(users).where(users.c.id == user.id).values(updated_at=now))
+            # Lock the user row: concurrent logins of one user count sessions one at a time, and
+            # a disable / password change / delete (which lock the same row first) either
+            # committed before this point, and is seen below, or waits and then ends this
+            # session with the others.
+            locked = conn.execute(
+                update(users).where(users.c.id == user.id).values(updated_at=now)
+            ).rowcount
+            current = conn.execute(
+                select(users.c.password_hash, users.c.disabled).where(users.c.id == user.id)
+            ).first()
+            if (
+                locked != 1
+                or current is None
+                or current.disabled
+                or not hmac.compare_digest(current.password_hash, user.password_hash)
+            ):
+                raise CredentialsChangedError
             if cap > 0:
                 active = conn.execute(
                     select(sessions.c.sid)

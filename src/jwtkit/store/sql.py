@@ -34,12 +34,18 @@ from jwtkit.store.records import (
 )
 from jwtkit.store.revocations import RevocationStore
 from jwtkit.store.schema import metadata
-from jwtkit.store.sessions import SESSION_RETENTION, SessionCapError, SessionStore
+from jwtkit.store.sessions import (
+    SESSION_RETENTION,
+    CredentialsChangedError,
+    SessionCapError,
+    SessionStore,
+)
 from jwtkit.store.users import UserStore
 
 __all__ = [
     "SESSION_RETENTION",
     "ClientRecord",
+    "CredentialsChangedError",
     "KeyRecord",
     "OutboxEvent",
     "RefreshTokenRecord",

@@ -10,7 +10,7 @@ from jwtkit.server.grants._base import TokenRequest, require_grant
 from jwtkit.server.oauth import InvalidGrant, InvalidRequest
 from jwtkit.server.scopes import grant_scope
 from jwtkit.server.tokens import hash_refresh_token, new_refresh_token
-from jwtkit.store.sql import SessionCapError
+from jwtkit.store.sql import CredentialsChangedError, SessionCapError
 
 if TYPE_CHECKING:
     from jwtkit.server.service import TokenService
@@ -70,6 +70,15 @@ def password_grant(
             cap=svc.settings.session_cap,
             policy=svc.settings.session_cap_policy,
         )
+    except CredentialsChangedError:  # disabled, deleted or new password since the check
+        audit(
+            "login_refused",
+            username=username,
+            client_id=client.client_id,
+            ip=address,
+            reason="credentials_changed",
+        )
+        raise InvalidGrant("invalid username or password") from None
     except SessionCapError:
         audit(
             "login_refused",
