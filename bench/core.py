@@ -317,7 +317,7 @@ def decrypt_rows(claims: dict[str, Any], rounds: int, repeat: int) -> list[list[
         floor = raw_decrypter(alg, key)
         assert floor(btoken) == json.loads(policy.decrypt(token)) == claims
         peer = jwe_peers(alg, key, token)
-        n = rounds if alg != "RSA-OAEP-256" else max(100, rounds // 10)
+        n = rounds if alg != "RSA-OAEP-256" else max(200, rounds // 4)
         times = best_of(
             {
                 "floor": lambda: floor(btoken),
