@@ -26,13 +26,15 @@ from starlette.routing import Route
 from jwtkit.jwks_client import JWKSClient
 from jwtkit.middleware import BearerGuard, access_token_verifier
 from jwtkit.middleware.asgi import BearerAuthMiddleware
-from jwtkit.middleware.listener import AsyncRevocationListener
+from jwtkit.middleware.listener import AsyncFeedRevocationListener
 from jwtkit.revocation import Denylist
 
 ISSUER = os.environ.get("JWTKIT_ISSUER", "http://127.0.0.1:8000")
 AUDIENCE = os.environ.get("AUDIENCE", "https://api.demo")
 SERVICE_A = os.environ.get("SERVICE_A", "http://127.0.0.1:8001")
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+# This resource server's confidential client at the token service, for its revocation feed.
+FEED_CLIENT_ID = os.environ.get("FEED_CLIENT_ID", "demo-rs")
+FEED_CLIENT_SECRET = os.environ.get("FEED_CLIENT_SECRET", "")
 
 denylist = Denylist()
 guard = BearerGuard(
@@ -45,7 +47,10 @@ guard = BearerGuard(
     ),
     denylist=denylist,
 )
-listener = AsyncRevocationListener(denylist, url=REDIS_URL)
+# The revocation feed of the token service (or Redis: RevocationListener(denylist, url=...)).
+listener = AsyncFeedRevocationListener(
+    denylist, issuer=ISSUER, client_id=FEED_CLIENT_ID, client_secret=FEED_CLIENT_SECRET
+)
 
 
 async def forward(request: Request) -> Response:

@@ -6,8 +6,8 @@ Run (after `jwtkit serve` is up, see README.md):
         uvicorn examples.service_a:app --port 8001
 
 Every route verifies ``Authorization: Bearer`` with the issuer's keys (found through its RFC 8414
-metadata), checks the revocation denylist that an asyncio listener keeps in sync with Redis, and
-asks for a scope. ``/orders`` forwards the same token to service B.
+metadata), checks the revocation denylist that an asyncio listener keeps in sync with the token
+service's revocation feed, and asks for a scope. ``/orders`` forwards the same token to service B.
 """
 
 from __future__ import annotations
@@ -23,13 +23,15 @@ from fastapi import Depends, FastAPI, HTTPException
 from jwtkit.jwks_client import JWKSClient
 from jwtkit.middleware import BearerGuard, Principal, access_token_verifier
 from jwtkit.middleware.asgi import BearerAuth
-from jwtkit.middleware.listener import AsyncRevocationListener
+from jwtkit.middleware.listener import AsyncFeedRevocationListener
 from jwtkit.revocation import Denylist
 
 ISSUER = os.environ.get("JWTKIT_ISSUER", "http://127.0.0.1:8000")
 AUDIENCE = os.environ.get("AUDIENCE", "https://api.demo")
 SERVICE_B = os.environ.get("SERVICE_B", "http://127.0.0.1:8002")
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+# This resource server's confidential client at the token service, for its revocation feed.
+FEED_CLIENT_ID = os.environ.get("FEED_CLIENT_ID", "demo-rs")
+FEED_CLIENT_SECRET = os.environ.get("FEED_CLIENT_SECRET", "")
 
 denylist = Denylist()
 guard = BearerGuard(
@@ -43,12 +45,15 @@ guard = BearerGuard(
     denylist=denylist,
 )
 auth = BearerAuth(guard)
-listener = AsyncRevocationListener(denylist, url=REDIS_URL)
+# The revocation feed of the token service (or Redis: RevocationListener(denylist, url=...)).
+listener = AsyncFeedRevocationListener(
+    denylist, issuer=ISSUER, client_id=FEED_CLIENT_ID, client_secret=FEED_CLIENT_SECRET
+)
 
 
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-    async with listener:  # loads the revocation sets, then follows the pub/sub channel
+    async with listener:  # loads the live set, then long-polls the feed
         yield
 
 

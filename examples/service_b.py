@@ -6,7 +6,7 @@ Run (after `jwtkit serve` is up, see README.md):
 
 The extension protects every view (``@jwt.public`` opts one out); ``@jwt.requires_scopes``
 asks for scopes; ``g.jwtkit_claims`` holds the verified claims. A thread keeps the revocation
-denylist in sync with Redis.
+denylist in sync with the token service's revocation feed.
 """
 
 from __future__ import annotations
@@ -18,13 +18,15 @@ from flask import Flask, g
 
 from jwtkit.jwks_client import JWKSClient
 from jwtkit.middleware import BearerGuard, access_token_verifier
-from jwtkit.middleware.listener import RevocationListener
+from jwtkit.middleware.listener import FeedRevocationListener
 from jwtkit.middleware.wsgi import FlaskBearerAuth
 from jwtkit.revocation import Denylist
 
 ISSUER = os.environ.get("JWTKIT_ISSUER", "http://127.0.0.1:8000")
 AUDIENCE = os.environ.get("AUDIENCE", "https://api.demo")
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+# This resource server's confidential client at the token service, for its revocation feed.
+FEED_CLIENT_ID = os.environ.get("FEED_CLIENT_ID", "demo-rs")
+FEED_CLIENT_SECRET = os.environ.get("FEED_CLIENT_SECRET", "")
 
 denylist = Denylist()
 guard = BearerGuard(
@@ -37,7 +39,10 @@ guard = BearerGuard(
     ),
     denylist=denylist,
 )
-listener = RevocationListener(denylist, url=REDIS_URL).start()  # a daemon thread
+# The revocation feed of the token service (or Redis: RevocationListener(denylist, url=...)).
+listener = FeedRevocationListener(
+    denylist, issuer=ISSUER, client_id=FEED_CLIENT_ID, client_secret=FEED_CLIENT_SECRET
+).start()  # a daemon thread
 
 app = Flask(__name__)
 jwt = FlaskBearerAuth(app, guard=guard)

@@ -52,6 +52,10 @@ def test_gateway_a_b_chain(
         assert 'error="insufficient_scope"' in r.headers["www-authenticate"]
         assert httpx.get(gw.url + "/a/orders").status_code == 401
         assert httpx.get(b.url + "/health").status_code == 200
+        # Each keeps its denylist from the token service's feed (this issuer has none: the
+        # listener keeps retrying in the background and the apps serve meanwhile).
+        assert service_b.listener.state()["source"] == "feed"
+        assert service_b.denylist.sources
     finally:
         gw.stop()
         a.stop()

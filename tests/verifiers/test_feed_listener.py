@@ -19,6 +19,7 @@ from jwtkit.middleware.listener import (
     AsyncFeedRevocationListener,
     FeedRevocationListener,
     RevocationListener,
+    prometheus_text,
 )
 from jwtkit.revocation import Denylist, make_event
 
@@ -160,10 +161,17 @@ def test_serve_policy_warns_once_and_keeps_serving(
         caplog.at_level(logging.WARNING, logger="jwtkit.revocation"),
         _listener(feed, max_outage=0.2) as listener,
     ):
+        assert f'jwtkit_revocation_source_up{{source="{listener.name}"}} 1' in (
+            prometheus_text(listener)
+        )
         feed.stop()
         wait_until(lambda: listener.state()["down_seconds"] > 0.5, timeout=3)
         assert listener.denylist.available
         assert listener.denylist.is_revoked(_claims(jti="j-1")) == "jti"  # kept
+        text = prometheus_text(listener)  # the metric of the outage
+        assert f'jwtkit_revocation_source_up{{source="{listener.name}"}} 0' in text
+        assert f'jwtkit_revocation_outages_total{{source="{listener.name}"}} 1' in text
+        assert "# TYPE jwtkit_revocation_down_seconds gauge" in text
         feed.start()
         wait_until(lambda: listener.connected, timeout=5)
     down = [r for r in caplog.records if "down for more than" in r.getMessage()]

@@ -66,6 +66,7 @@ __all__ = [
     "FeedRevocationListener",
     "OutagePolicy",
     "RevocationListener",
+    "prometheus_text",
 ]
 
 logger = logging.getLogger("jwtkit.revocation")
@@ -357,6 +358,38 @@ class _AsyncRunner(_Base):
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+
+_METRICS = (
+    ("jwtkit_revocation_source_up", "gauge", "1 while the revocation source is connected"),
+    ("jwtkit_revocation_lag_events", "gauge", "events the listener is behind the source"),
+    ("jwtkit_revocation_down_seconds", "gauge", "seconds the source has been down (0: up)"),
+    ("jwtkit_revocation_outages_total", "counter", "times the source was lost"),
+    ("jwtkit_revocation_refusing", "gauge", "1 while the denylist fails closed"),
+)
+
+
+def prometheus_text(*listeners: _Base) -> str:
+    """The state of ``listeners`` in the Prometheus text format (str), one series per listener
+    labelled ``source="<name>"``: ``jwtkit_revocation_source_up``,
+    ``jwtkit_revocation_lag_events``, ``jwtkit_revocation_down_seconds``,
+    ``jwtkit_revocation_outages_total`` and ``jwtkit_revocation_refusing``. Serve it from the
+    resource server's own metrics endpoint (or feed :meth:`state` to your metrics library)."""
+    states = [(li.name, li.state()) for li in listeners]
+    lines: list[str] = []
+    for metric, kind, help_text in _METRICS:
+        lines += [f"# HELP {metric} {help_text}", f"# TYPE {metric} {kind}"]
+        for name, state in states:
+            value = {
+                "jwtkit_revocation_source_up": int(state["connected"]),
+                "jwtkit_revocation_lag_events": state["lag"] or 0,
+                "jwtkit_revocation_down_seconds": state["down_seconds"],
+                "jwtkit_revocation_outages_total": state["outages"],
+                "jwtkit_revocation_refusing": int(state["refusing"]),
+            }[metric]
+            label = name.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+            lines.append(f'{metric}{{source="{label}"}} {value}')
+    return "\n".join(lines) + "\n"
 
 
 # -- Redis -----------------------------------------------------------------------------------
