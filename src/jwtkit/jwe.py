@@ -57,6 +57,7 @@ from jwtkit.jwa import (
 )
 from jwtkit.jwk import Key, KeyResolver, KeySet
 from jwtkit.jws import (
+    Policy,
     _payload_bytes,
     as_key_source,
     check_crit,
@@ -857,7 +858,12 @@ class Decrypter:
         self._algs = frozenset(km.name for km in resolved)
         self._encs = frozenset(get_content_encryption(e).name for e in encs)
         self._zips = frozenset(z for z in zips if _compression(z))
-        self._source = as_key_source(key)
+        # An untyped key (bytes/str) is refused when the algs mix symmetric key management (dir,
+        # A*KW, A*GCMKW, PBES2) with RSA/ECDH: the caller types it, as for JWS (issue 13.16).
+        families = {"oct" in km.ktys for km in resolved}
+        self._source = as_key_source(
+            key, Policy(frozenset(self._algs), mixes_hmac=len(families) > 1)
+        )
         self._weak = allow_weak_keys
         self._caps = (
             max_token_size,

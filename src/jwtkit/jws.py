@@ -196,10 +196,11 @@ def as_key_source(key: KeyLike, policy: Policy | None = None) -> Key | KeySet | 
     if isinstance(key, _UNTYPED):
         if policy is not None and policy.mixes_hmac:
             raise KeyMismatchError(
-                "a key given as bytes/str is ambiguous when algorithms mix HMAC and asymmetric"
-                f" algs ({', '.join(sorted(policy.algorithms))}): an HMAC token could be forged"
-                " with public-key material (RFC 8725 §2.1). Type it: Key.from_secret(secret),"
-                " Key.from_pem(pem) or Key.from_jwk(jwk), or pass a KeySet holding each key"
+                "a key given as bytes/str is ambiguous when algorithms mix symmetric (HMAC) and"
+                f" asymmetric algs ({', '.join(sorted(policy.algorithms))}): a token could be"
+                " forged with public-key material (RFC 8725 §2.1). Type it:"
+                " Key.from_secret(secret), Key.from_pem(pem) or Key.from_jwk(jwk), or pass a"
+                " KeySet holding each key"
             )
         return Key.from_material(key)
     typed = getattr(key, "jwtkit_key", None)

@@ -654,3 +654,25 @@ def test_jwe_misbehaving_resolver_gives_a_jwtkit_error(name: str, keys: Keys) ->
         "invalid_key",
         "key_not_found",
     }
+
+
+@pytest.mark.parametrize(
+    "algs",
+    [["A128KW", "RSA-OAEP-256"], ["dir", "ECDH-ES"], ["PBES2-HS256+A128KW", "RSA-OAEP"]],
+    ids="+".join,
+)
+@pytest.mark.parametrize("form", ["secret-bytes", "secret-str", "pem-bytes", "pem-str"])
+def test_jwe_untyped_key_with_mixed_key_management_is_refused(
+    algs: list[str], form: str, keys: Keys
+) -> None:
+    from jwtkit import jwe
+
+    token = jwe.encrypt(b"hi", JWE_KEY, "A128KW", "A128GCM")
+    key = _untyped_keys(keys)[form]
+    with pytest.raises(JWTKitError) as info:
+        jwe.decrypt(token, key, algs, ["A128GCM"])
+    assert info.value.code == "key_mismatch"
+    # Typed, or with one family, it decrypts.
+    if "A128KW" in algs:
+        assert jwe.decrypt(token, JWE_KEY, algs, ["A128GCM"]) == b"hi"
+    assert jwe.decrypt(token, JWE_KEY.raw, ["A128KW", "A256KW"], ["A128GCM"]) == b"hi"
