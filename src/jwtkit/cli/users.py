@@ -71,7 +71,7 @@ def users_add(
         admin.ensure_new_user(name)  # say so before asking for a password
         password = read_new_secret(password_stdin, "Password")
         user = admin.add_user(name, password, scope or ())
-    typer.echo(f"added user {name} (sub {user.id})")
+    typer.echo(f"added user {user.username} (sub {user.id})")
 
 
 @users_app.command("list")

@@ -20,6 +20,7 @@ from jwtkit.errors import JWTKitError
 from jwtkit.server.audit import audit
 from jwtkit.server.client_secrets import WeakClientSecretError, check_client_secret
 from jwtkit.server.settings import SIGNING_ALGORITHMS
+from jwtkit.server.usernames import UsernameError, find_user, normalize_username
 
 if TYPE_CHECKING:
     from jwtkit.server.keys import KeyManager
@@ -70,6 +71,13 @@ class InvalidValueError(AdminError):
     """A value breaks a rule: a name, a grant type, a scope, a password shorter than the policy."""
 
     code = "invalid_value"
+
+
+def _canonical_or_none(name: str) -> str | None:
+    try:
+        return normalize_username(name)
+    except UsernameError:
+        return None
 
 
 def check_name(kind: str, value: str) -> None:
@@ -182,26 +190,42 @@ class AdminService:
             raise InvalidValueError("a password may have at most 1024 characters")
 
     def user(self, username: str) -> UserRecord:
-        """Return the user ``username``.
+        """Return the user ``username`` (found by its canonical form, RFC 8265; a name stored
+        before normalization also by its exact form).
 
         Raises:
             NotFoundError: there is no such user.
         """
-        user = self.store.get_user(username)
+        user = find_user(self.store, username)
         if user is None:
             raise NotFoundError(f"no user {username!r}")
         return user
 
-    def ensure_new_user(self, username: str) -> None:
-        """Check that ``username`` is a valid, free name (before asking for a password).
+    def _stored_name(self, username: str) -> str:
+        """The name as stored for ``username`` (the given one when there is no such user)."""
+        user = find_user(self.store, username)
+        return username if user is None else user.username
+
+    def ensure_new_user(self, username: str) -> str:
+        """Check that ``username`` is a valid name and that neither it nor a lookalike is taken
+        (before asking for a password). Returns the canonical name (str) to store.
 
         Raises:
-            InvalidValueError: the name breaks :func:`check_name`.
-            AlreadyExistsError: the name is taken.
+            InvalidValueError: the name is refused by
+                :func:`jwtkit.server.usernames.normalize_username` (control, format or bidi
+                characters, leading/trailing spaces, empty, too long).
+            AlreadyExistsError: the name, or one with the same canonical form, is taken.
         """
-        check_name("user name", username)
-        if self.store.get_user(username) is not None:
-            raise AlreadyExistsError(f"user {username!r} already exists")
+        try:
+            canonical = normalize_username(username)
+        except UsernameError as exc:
+            raise InvalidValueError(str(exc)) from None
+        taken = self.store.get_user(canonical) is not None or any(
+            _canonical_or_none(u.username) == canonical for u in self.store.list_users()
+        )
+        if taken:
+            raise AlreadyExistsError(f"user {canonical!r} already exists")
+        return canonical
 
     def list_users(self) -> list[UserRecord]:
         """Every user, by username (records never shown with their password hash)."""
@@ -222,7 +246,7 @@ class AdminService:
         Raises:
             InvalidValueError, AlreadyExistsError.
         """
-        self.ensure_new_user(username)
+        username = self.ensure_new_user(username)
         self.check_password(password)
         scopes = _scope_tokens(scope)
         user = self.store.create_user(
@@ -245,6 +269,7 @@ class AdminService:
         Raises:
             NotFoundError: there is no such user.
         """
+        username = self._stored_name(username)
         changed = self.store.update_user(
             username,
             self.clock(),
@@ -266,6 +291,7 @@ class AdminService:
         Raises:
             NotFoundError: there is no such user.
         """
+        username = self._stored_name(username)
         changed = self.store.update_user(username, self.clock(), disabled=False)
         if changed is None:
             raise NotFoundError(f"no user {username!r}")
@@ -281,6 +307,7 @@ class AdminService:
             InvalidValueError: the password breaks the policy.
             NotFoundError: there is no such user.
         """
+        username = self._stored_name(username)
         self.check_password(password)
         now = self.clock()
         changed = self.store.update_user(
@@ -305,6 +332,7 @@ class AdminService:
             InvalidValueError: a scope token is malformed.
             NotFoundError: there is no such user.
         """
+        username = self._stored_name(username)
         scopes = _scope_tokens(scope)
         changed = self.store.update_user(username, self.clock(), scope=scopes)
         if changed is None:
@@ -321,6 +349,7 @@ class AdminService:
         Raises:
             NotFoundError: there is no such user.
         """
+        username = self._stored_name(username)
         now = self.clock()
         deleted = self.store.delete_user(username, now, now + self.settings.access_token_ttl)
         if deleted is None:

@@ -22,6 +22,8 @@ import threading
 from collections import OrderedDict
 from typing import Protocol
 
+from jwtkit.server.usernames import login_key
+
 log = logging.getLogger("jwtkit.server")
 
 __all__ = [
@@ -271,6 +273,19 @@ class LoginRateLimiter(FailureLimiter):
     def per_user(self) -> int:
         """The per-username limit (int)."""
         return self.per_subject
+
+    # Lookalike spellings of one name ("Alice", "ALICE", fullwidth) share one counter (13.12).
+    def retry_after(self, subject: str, address: str | None, now: float) -> int | None:
+        """:meth:`FailureLimiter.retry_after` for the canonical form of the username."""
+        return super().retry_after(login_key(subject), address, now)
+
+    def failed(self, subject: str, address: str | None, now: float) -> bool:
+        """:meth:`FailureLimiter.failed` for the canonical form of the username."""
+        return super().failed(login_key(subject), address, now)
+
+    def succeeded(self, subject: str, now: float) -> None:
+        """:meth:`FailureLimiter.succeeded` for the canonical form of the username."""
+        super().succeeded(login_key(subject), now)
 
 
 class ClientAuthRateLimiter(FailureLimiter):

@@ -39,6 +39,7 @@ from jwtkit.server.passwords import HashAdmission, SecretHasher, VerifiedSecretC
 from jwtkit.server.ratelimit import ClientAuthRateLimiter, LocalRateLimiter, LoginRateLimiter
 from jwtkit.server.settings import SIGNING_ALGORITHMS, Settings
 from jwtkit.server.tokens import hash_refresh_token, token_kind
+from jwtkit.server.usernames import find_user
 from jwtkit.store.sql import (
     ClientRecord,
     RevocationEntry,
@@ -264,7 +265,7 @@ class TokenService:
         retry = self.limiter.retry_after(username, address, now)
         if retry is not None:
             raise rate_limited(retry)
-        user = self.store.get_user(username)
+        user = find_user(self.store, username)  # canonical form (RFC 8265), else as stored
         ok = self.hasher.verify(user.password_hash if user else None, password)
         # Concurrent logins all pass the check above before any failure is counted: check again
         # (a correct password raced past the limit is refused) and answer failures beyond it
