@@ -9,6 +9,7 @@ Reading a token without verifying it has its own plainly named functions,
 from __future__ import annotations
 
 import datetime as _dt
+import hmac
 import json
 import math
 import time
@@ -255,7 +256,9 @@ class Verifier:
             segments; a JWS is refused) and ``algorithms`` must also name the JWE ``alg``
             values (e.g. ``["RSA-OAEP-256", "ES256"]``). A JWE with ``cty: JWT`` is a nested JWT:
             its inner JWS is verified with ``key`` and the JWS ``algorithms``, never with the key
-            that decrypted it; any other JWE plaintext is the claims set (RFC 7519 §5.2, §11.2).
+            that decrypted it. Any other JWE plaintext is the claims set (RFC 7519 §5.2), accepted
+            only when ``algorithms`` names no JWS alg: naming one means a signature is required,
+            so an unsigned encrypted JWT is refused (``malformed``).
             When None (default), tokens must be JWSs and a JWE is refused.
         compression_algorithms: allowed JWE ``zip`` values: ``()`` or ``("DEF",)``.
         decryption_key: the key(s) that decrypt (as :class:`jwtkit.jwe.Decrypter` takes);
@@ -480,11 +483,18 @@ class Verifier:
             keys = [
                 k
                 for k in candidate_keys(self._key, header)
-                if k is not dec and not (k.is_symmetric and dec.is_symmetric and k.raw == dec.raw)
+                if k is not dec
+                and not (
+                    k.is_symmetric and dec.is_symmetric and hmac.compare_digest(k.raw, dec.raw)
+                )
             ]
             if not keys:
                 raise KeyNotFoundError("no signature key for the inner JWS of a nested JWT")
             return self._finish(data, h, p, s, header, algorithm, keys, now)
+        if self._policy.algorithms:
+            # JWS algs were named, so a signature is expected: a bare encrypted claims set (which
+            # anyone holding an RSA-OAEP / ECDH-ES public key can make) is not accepted instead.
+            raise MalformedError("a nested (signed, then encrypted) JWT is expected: no 'cty: JWT'")
         typ = opened.header.get("typ")
         if self._typ is not None and (typ is None or _normalize_typ(typ) != self._typ):
             raise InvalidTypeError(f"token 'typ' is not {self._typ!r}")

@@ -858,14 +858,34 @@ def test_jwe_for_jws_and_jws_for_jwe(jk: JWEKeys) -> None:
     assert excinfo.value.code == "unsupported_algorithm"
 
 
+def test_unsigned_encrypted_jwt_is_refused_where_a_nested_one_is_expected(jk: JWEKeys) -> None:
+    """Anyone with the recipient's public key can encrypt claims: when the caller names a JWS
+    alg, the signature layer cannot be stripped (a bare encrypted claims set is refused)."""
+    spec = jwe.Encryption(jk.rsa.public(), "RSA-OAEP-256", "A256GCM")
+    forged = jwtkit.encode(CLAIMS, None, encryption=spec)
+    signer = Key.generate("EC", crv="P-256")
+    with pytest.raises(JWTKitError) as excinfo:
+        _decode(forged, signer.public(), decryption_key=jk.rsa)
+    assert excinfo.value.code == "malformed"
+    claims = jwtkit.decode(forged, jk.rsa, ["RSA-OAEP-256"], encryption_algorithms=["A256GCM"],
+                           audience=AUD, issuer=ISS, now=NOW + 1)  # fmt: skip
+    assert claims == CLAIMS  # only JWE algs named: the caller asked for an encrypted JWT
+
+
 def test_encrypted_jwt_plaintext_must_be_a_claims_set(jk: JWEKeys) -> None:
+    only_jwe: dict[str, Any] = {
+        "encryption_algorithms": ["A256GCM"],
+        "audience": AUD,
+        "issuer": ISS,
+        "now": NOW + 1,
+    }
     token = jwe.encrypt(b"[1, 2]", jk.rsa.public(), "RSA-OAEP-256", "A256GCM")
     with pytest.raises(JWTKitError) as excinfo:
-        _decode(token, jk.rsa)
+        jwtkit.decode(token, jk.rsa, ["RSA-OAEP-256"], **only_jwe)
     assert excinfo.value.code == "malformed"
     typed = jwe.encrypt(json.dumps(CLAIMS), jk.rsa.public(), "RSA-OAEP-256", "A256GCM")
     with pytest.raises(JWTKitError) as excinfo:
-        _decode(typed, jk.rsa, typ="at+jwt")
+        jwtkit.decode(typed, jk.rsa, ["RSA-OAEP-256"], typ="at+jwt", **only_jwe)
     assert excinfo.value.code == "invalid_typ"
 
 
