@@ -112,7 +112,8 @@ def make_svc(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> It
 @pytest.fixture
 def svc(make_svc: Any) -> Svc:
     """A running service with user alice (read write), public client ``web``, confidential
-    client ``rs`` (secret ``rs-secret``, client_credentials) for introspection."""
+    client ``rs`` (secret ``rs-secret``, client_credentials, a resource server for the default
+    audience) for introspection."""
     s: Svc = make_svc()
     s.add_user()
     s.add_client()
@@ -121,7 +122,7 @@ def svc(make_svc: Any) -> Svc:
         secret="rs-secret",
         grants=("client_credentials", "password", "refresh_token"),
         scope="read write",
-        audience="https://api.example",
+        resource_server=True,  # may introspect tokens for the default audience (the issuer)
     )
     return s
 

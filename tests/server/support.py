@@ -136,6 +136,7 @@ class Svc:
         grants: tuple[str, ...] = ("password", "refresh_token"),
         scope: str = "read write",
         audience: str | None = None,
+        resource_server: bool = False,
     ) -> Any:
         client = self.store.create_client(
             client_id,
@@ -144,6 +145,7 @@ class Svc:
             scope=scope,
             audience=audience,
             now=self.clock(),
+            resource_server=resource_server,
         )
         assert client is not None
         return client

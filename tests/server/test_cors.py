@@ -27,7 +27,9 @@ def cors(make_svc: Any) -> Svc:
     s: Svc = make_svc(cors_origins=ORIGINS)
     s.add_user()
     s.add_client()
-    s.add_client("rs", secret="rs-secret", grants=("client_credentials", "password"))
+    s.add_client(
+        "rs", secret="rs-secret", grants=("client_credentials", "password"), resource_server=True
+    )
     return s
 
 

@@ -167,7 +167,7 @@ def test_two_instances_relay_each_event_once_in_order(make_svc: Any) -> None:
     )
     first.add_user()
     first.add_client()
-    first.add_client("rs", secret="rs-secret", grants=("client_credentials",))
+    first.add_client("rs", secret="rs-secret", grants=("client_credentials",), resource_server=True)
     keys = redis_keys(first.settings.revocation_prefix)
     sub = redis.Redis.from_url(REDIS_URL).pubsub(ignore_subscribe_messages=True)
     sub.subscribe(keys["channel"])

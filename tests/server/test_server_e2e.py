@@ -69,6 +69,7 @@ def setup_principals(env: dict[str, str]) -> None:
         "add",
         "rs",
         "--secret-stdin",
+        "--resource-server",
         "--grant",
         "client_credentials",
         env=env,

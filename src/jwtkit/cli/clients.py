@@ -91,6 +91,7 @@ def _view(client: ClientRecord) -> dict[str, Any]:
         "grant_types": list(client.grant_types),
         "scope": client.scope,
         "audience": client.audience,
+        "resource_server": client.resource_server,
         "created_at": int(client.created_at),
     }
 
@@ -105,6 +106,14 @@ def clients_add(
     grant: Grants = None,
     scope: Scopes = None,
     audience: Audience = None,
+    resource_server: Annotated[
+        bool,
+        typer.Option(
+            "--resource-server",
+            help="A resource server: may introspect the access tokens meant for it "
+            "(aud = its id or --audience) and its own tokens (RFC 7662).",
+        ),
+    ] = False,
     data_dir: DataDir = None,
     database_url: DatabaseURL = None,
     config: ConfigFile = None,
@@ -116,13 +125,18 @@ def clients_add(
     is stored only as a keyed hash. Default grants: password and refresh_token, plus
     client_credentials for a confidential client.
     """
-    if public and (secret_stdin or generate):
-        raise UsageError("--public excludes --secret-stdin and --generate")
+    if public and (secret_stdin or generate or resource_server):
+        raise UsageError("--public excludes --secret-stdin, --generate and --resource-server")
     with open_admin(data_dir, database_url, config) as admin:
         admin.check_new_client(client_id, public=public, grant_types=grant)
         secret = None if public else _new_secret(generate, secret_stdin, "Client secret")
         admin.add_client(
-            client_id, secret=secret, grant_types=grant, scope=scope or (), audience=audience
+            client_id,
+            secret=secret,
+            grant_types=grant,
+            scope=scope or (),
+            audience=audience,
+            resource_server=resource_server,
         )
     typer.echo(f"added {'public' if public else 'confidential'} client {client_id}")
     _show_generated(generate, secret)
@@ -184,6 +198,14 @@ def clients_update(
         str | None,
         typer.Option(help="New aud of its access tokens ('' = the issuer).", show_default=False),
     ] = None,
+    resource_server: Annotated[
+        bool | None,
+        typer.Option(
+            "--resource-server/--no-resource-server",
+            help="Allow (or stop) introspection by this client.",
+            show_default=False,
+        ),
+    ] = None,
     data_dir: DataDir = None,
     database_url: DatabaseURL = None,
     config: ConfigFile = None,
@@ -192,18 +214,29 @@ def clients_update(
     audience; what is not given stays. Existing sessions keep what they were granted."""
     if scope and no_scope:
         raise UsageError("--scope and --no-scope exclude each other")
-    if grant is None and scope is None and not no_scope and audience is None:
-        raise UsageError("nothing to change: give --grant, --scope, --no-scope or --audience")
+    if (
+        grant is None
+        and scope is None
+        and not no_scope
+        and audience is None
+        and resource_server is None
+    ):
+        raise UsageError(
+            "nothing to change: give --grant, --scope, --no-scope, --audience or "
+            "--resource-server/--no-resource-server"
+        )
     with open_admin(data_dir, database_url, config) as admin:
         client = admin.update_client(
             client_id,
             grant_types=grant,
             scope=[] if no_scope else scope,
             audience=audience,
+            resource_server=resource_server,
         )
     typer.echo(
         f"updated client {client_id}: grants {' '.join(client.grant_types)}; "
         f"scope {client.scope or '(none)'}; audience {client.audience or '(the issuer)'}"
+        + ("; resource server" if client.resource_server else "")
     )
 
 

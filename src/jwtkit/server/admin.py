@@ -432,6 +432,7 @@ class AdminService:
         grant_types: Sequence[str] | None = None,
         scope: Sequence[str] = (),
         audience: str | None = None,
+        resource_server: bool = False,
     ) -> ClientRecord:
         """Add an OAuth client (RFC 6749 §2.1): public when ``secret`` is None, else confidential
         with the secret stored only as a keyed hash; a weak admin-chosen secret is refused.
@@ -449,10 +450,17 @@ class AdminService:
             scope=_scope_tokens(scope),
             audience=audience,
             now=self.clock(),
+            resource_server=resource_server,
         )
         if client is None:
             raise AlreadyExistsError(f"client {client_id!r} already exists")
-        audit("client_added", client_id=client_id, public=public, actor=self.actor)
+        audit(
+            "client_added",
+            client_id=client_id,
+            public=public,
+            resource_server=client.resource_server,
+            actor=self.actor,
+        )
         return client
 
     def update_client(
@@ -462,10 +470,11 @@ class AdminService:
         grant_types: Sequence[str] | None = None,
         scope: Sequence[str] | None = None,
         audience: str | None = None,
+        resource_server: bool | None = None,
     ) -> ClientRecord:
-        """Change a client's grant types, scopes and/or audience (None leaves one as it is; an
-        empty ``audience`` resets it to the issuer). Existing sessions keep what they were
-        granted. Audited ``client_updated`` with the fields changed.
+        """Change a client's grant types, scopes, audience and/or resource-server flag (None
+        leaves one as it is; an empty ``audience`` resets it to the issuer). Existing sessions
+        keep what they were granted. Audited ``client_updated`` with the fields changed.
 
         Raises:
             InvalidValueError, NotFoundError.
@@ -473,14 +482,25 @@ class AdminService:
         current = self.client(client_id)
         grants = None if grant_types is None else self._grants(grant_types, public=current.public)
         scopes = None if scope is None else _scope_tokens(scope)
+        if resource_server and current.public:
+            raise InvalidValueError("a public client cannot be a resource server")
         updated = self.store.update_client(
-            client_id, grant_types=grants, scope=scopes, audience=audience
+            client_id,
+            grant_types=grants,
+            scope=scopes,
+            audience=audience,
+            resource_server=resource_server,
         )
         if updated is None:
             raise NotFoundError(f"no client {client_id!r}")
         changed = [
             name
-            for name, value in (("grant_types", grants), ("scope", scopes), ("audience", audience))
+            for name, value in (
+                ("grant_types", grants),
+                ("scope", scopes),
+                ("audience", audience),
+                ("resource_server", resource_server),
+            )
             if value is not None
         ]
         audit("client_updated", client_id=client_id, fields=changed, actor=self.actor)

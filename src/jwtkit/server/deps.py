@@ -18,9 +18,10 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from jwtkit.errors import JWTKitError
-from jwtkit.middleware._core import Principal, parse_bearer
+from jwtkit.middleware._core import _B64TOKEN, Principal, parse_bearer
 from jwtkit.server.errors import NO_STORE
 from jwtkit.server.oauth import (
+    BearerRequired,
     ClientCredentials,
     InvalidRequest,
     InvalidToken,
@@ -79,17 +80,24 @@ async def token_service(request: Request) -> TokenService:
 
 
 async def form(request: Request) -> dict[str, str]:
-    """The request's form body, parsed strictly (dict of str -> str; empty values dropped).
+    """The request's form body, parsed strictly (dict of str -> str; empty values dropped). No
+    body at all is an empty form, whatever the Content-Type, so the answer names the missing
+    parameter ("token is required") rather than the media type.
 
     Raises:
         InvalidRequest: see :func:`jwtkit.server.oauth.parse_form`.
     """
-    return parse_form(request.headers.get("content-type"), await request.body())
+    body = await request.body()
+    if not body:
+        return {}
+    return parse_form(request.headers.get("content-type"), body)
 
 
 async def optional_form(request: Request) -> dict[str, str]:
-    """As :func:`form`, but a request without ``Content-Type`` has an empty form (dict)."""
-    if not request.headers.get("content-type"):
+    """As :func:`form` for a form-encoded body; any other body (none, JSON, text...) is an
+    empty form (dict), for endpoints that also take the token from ``Authorization: Bearer``."""
+    media = (request.headers.get("content-type") or "").partition(";")[0].strip().lower()
+    if media != "application/x-www-form-urlencoded":
         return {}
     return await form(request)
 
@@ -137,14 +145,18 @@ def bearer_token(request: Request) -> str:
     """The ``Authorization: Bearer`` credential (str, RFC 6750 §2.1).
 
     Raises:
-        InvalidRequest: 401 with a ``Bearer realm`` challenge when there is none.
+        BearerRequired: 401 with a bare ``Bearer realm`` challenge and no error code when the
+            request carries no bearer token (RFC 6750 §3.1).
+        InvalidRequest: 400 with ``error="invalid_request"`` in the challenge when the
+            credential is not a b64token (RFC 6750 §2.1, §3.1).
     """
     token = parse_bearer(request.headers.get("authorization"))
-    if not token:
+    if token is None:
+        raise BearerRequired("a bearer access token is required (RFC 6750 §2.1)")
+    if _B64TOKEN.fullmatch(token) is None:
         raise InvalidRequest(
-            "a bearer access token is required (RFC 6750 §2.1)",
-            status=401,
-            headers={"WWW-Authenticate": 'Bearer realm="jwtkit"'},
+            "the Authorization header is not a valid bearer credential (RFC 6750 §2.1)",
+            headers={"WWW-Authenticate": 'Bearer realm="jwtkit", error="invalid_request"'},
         )
     return token
 

@@ -20,6 +20,7 @@ from typing import ClassVar
 from urllib.parse import parse_qsl, unquote_plus
 
 __all__ = [
+    "BearerRequired",
     "ClientAuthRateLimited",
     "ClientCredentials",
     "InvalidClient",
@@ -28,6 +29,7 @@ __all__ = [
     "InvalidScope",
     "InvalidToken",
     "LoginRateLimited",
+    "MethodNotAllowed",
     "NotFound",
     "OAuthError",
     "ServerError",
@@ -163,9 +165,34 @@ class UnsupportedTokenType(OAuthError):
 
 
 class InvalidToken(OAuthError):
-    """``invalid_token`` (401): the bearer access token is invalid (RFC 6750 §3.1)."""
+    """``invalid_token`` (401): the bearer access token is invalid (RFC 6750 §3.1); always with
+    a ``WWW-Authenticate: Bearer`` challenge naming the error."""
 
     error, status = "invalid_token", 401
+    default_headers: ClassVar[Mapping[str, str]] = MappingProxyType(
+        {"WWW-Authenticate": 'Bearer realm="jwtkit", error="invalid_token"'}
+    )
+
+
+class BearerRequired(OAuthError):
+    """401 for a request to a bearer endpoint that carries no bearer token at all: the
+    challenge and the body name no error code (RFC 6750 §3.1: "the resource server SHOULD NOT
+    include an error code or other error information")."""
+
+    error, status = "", 401
+    default_headers: ClassVar[Mapping[str, str]] = MappingProxyType(
+        {"WWW-Authenticate": 'Bearer realm="jwtkit"'}
+    )
+
+    def body(self) -> dict[str, str]:
+        """``{"error_description": ...}`` only (no ``error``)."""
+        return {"error_description": self.description}
+
+
+class MethodNotAllowed(OAuthError):
+    """``invalid_request`` answered with 405: the path exists, the method does not."""
+
+    error, status = "invalid_request", 405
 
 
 class NotFound(OAuthError):

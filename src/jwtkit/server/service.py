@@ -498,10 +498,26 @@ class TokenService:
 
     # ---- introspection -----------------------------------------------------------------------
 
-    def introspect(self, token: str | None, hint: str | None) -> dict[str, Any]:
+    def resource_identifiers(self, client: ClientRecord) -> frozenset[str]:
+        """The ``aud`` values that name resource server ``client`` (frozenset of str): its
+        client id and its registered ``audience`` (the default audience when it has none)."""
+        return frozenset({client.client_id, client.audience or self.settings.effective_audience})
+
+    def introspect(
+        self, token: str | None, hint: str | None, client: ClientRecord | None = None
+    ) -> dict[str, Any]:
         """Token introspection (RFC 7662 §2.2): ``{"active": false}`` for anything not currently
-        valid (unknown, expired, consumed, revoked by jti, sid or sub, disabled user); otherwise
-        ``active`` plus scope, client_id, username, token_type, exp, iat, sub, aud, iss, jti, sid.
+        valid (unknown, expired, consumed, revoked by jti, sid or sub, disabled user) or not the
+        caller's business; otherwise ``active`` plus token_type (``access_token`` or
+        ``refresh_token``, RFC 7662's hint values), scope, client_id, username, exp, iat, sub,
+        aud, iss, jti, sid.
+
+        Who may learn what (RFC 7662 §2.1, §4; issue 13 item 10): ``client`` (the
+        authenticated caller) must be registered as a resource server; it learns about an
+        access token whose ``aud`` names it (:meth:`resource_identifiers`) or that was issued to
+        it, and about a refresh token only when the token is its own. Anything else is
+        ``{"active": false}``, the same answer as an unknown token. ``client`` None is the
+        service itself (admin tools), which may introspect anything.
 
         Raises:
             InvalidRequest: no token.
@@ -509,6 +525,8 @@ class TokenService:
         if token is None:
             raise InvalidRequest("token is required")
         inactive: dict[str, Any] = {"active": False}
+        if client is not None and (client.public or not client.resource_server):
+            return inactive
         now = self.clock()
         if token_kind(token) == "opaque":
             found = self.store.get_refresh_token(hash_refresh_token(token))
@@ -518,6 +536,8 @@ class TokenService:
             session = self.store.get_session(sid)
             if state != "active" or exp <= now or session is None or not session.is_active(now):
                 return inactive
+            if client is not None and not hmac.compare_digest(client_id, client.client_id):
+                return inactive  # a refresh token is only its own client's business
             user = self.store.get_user_by_id(session.user_id)
             if user is None or user.disabled:
                 return inactive
@@ -536,7 +556,9 @@ class TokenService:
             claims = self.verify_access_token(token)
         except JWTKitError:
             return inactive
-        out: dict[str, Any] = {"active": True, "token_type": "Bearer"}
+        if client is not None and not self._may_see(client, claims):
+            return inactive
+        out: dict[str, Any] = {"active": True, "token_type": "access_token"}
         for name in ("scope", "client_id", "exp", "iat", "sub", "aud", "iss", "jti", "sid"):
             if name in claims:
                 out[name] = claims[name]
@@ -546,3 +568,13 @@ class TokenService:
                 return inactive
             out["username"] = user.username
         return out
+
+    def _may_see(self, client: ClientRecord, claims: dict[str, Any]) -> bool:
+        """True when resource server ``client`` is an audience of the access token ``claims``
+        or the client it was issued to."""
+        if claims.get("client_id") == client.client_id:
+            return True
+        aud = claims.get("aud")
+        audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+        names = self.resource_identifiers(client)
+        return any(isinstance(a, str) and a in names for a in audiences)

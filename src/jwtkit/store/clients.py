@@ -88,8 +88,10 @@ class ClientStore:
         scope: Sequence[str] | str,
         audience: str | None,
         now: float,
+        resource_server: bool = False,
     ) -> ClientRecord | None:
-        """Insert a client (public when ``secret_hash`` is None); None when the id is taken."""
+        """Insert a client (public when ``secret_hash`` is None; ``resource_server`` may
+        introspect, confidential clients only); None when the id is taken."""
         record = ClientRecord(
             client_id=client_id,
             secret_hash=secret_hash,
@@ -98,6 +100,7 @@ class ClientStore:
             scope=scope_str(scope),
             audience=audience,
             created_at=now,
+            resource_server=resource_server and secret_hash is not None,
         )
         self.invalidate(client_id)
         try:
@@ -135,10 +138,11 @@ class ClientStore:
         grant_types: Sequence[str] | None = None,
         scope: Sequence[str] | str | None = None,
         audience: str | None = None,
+        resource_server: bool | None = None,
     ) -> ClientRecord | None:
-        """Change a client's secret hash, grant types, scope and/or audience (None leaves a
-        field as it is; ``audience=""`` resets it to the default). Returns the updated client, or
-        None when there is no client ``client_id``."""
+        """Change a client's secret hash, grant types, scope, audience and/or resource-server
+        flag (None leaves a field as it is; ``audience=""`` resets it to the default). Returns
+        the updated client, or None when there is no client ``client_id``."""
         values: dict[str, Any] = {}
         if secret_hash is not None:
             values["secret_hash"] = secret_hash
@@ -148,6 +152,8 @@ class ClientStore:
             values["scope"] = scope_str(scope)
         if audience is not None:
             values["audience"] = audience or None
+        if resource_server is not None:
+            values["resource_server"] = resource_server
         self.invalidate(client_id)
         with self._db.write() as conn:
             if values:

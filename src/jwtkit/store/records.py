@@ -73,7 +73,9 @@ class UserRecord:
 
 @dataclass(frozen=True)
 class ClientRecord:
-    """An OAuth client (RFC 6749 §2): ``secret_hash`` is None for public clients."""
+    """An OAuth client (RFC 6749 §2): ``secret_hash`` is None for public clients;
+    ``resource_server`` (bool) lets a confidential client introspect the tokens meant for it
+    (RFC 7662 §2.1)."""
 
     client_id: str
     secret_hash: str | None = field(repr=False)
@@ -82,6 +84,7 @@ class ClientRecord:
     scope: str
     audience: str | None
     created_at: float
+    resource_server: bool = False
 
     @classmethod
     def from_row(cls, row: Any) -> ClientRecord:
@@ -94,6 +97,7 @@ class ClientRecord:
             scope=row.scope,
             audience=row.audience,
             created_at=row.created_at,
+            resource_server=bool(getattr(row, "resource_server", False)),
         )
 
     def to_row(self) -> dict[str, Any]:
@@ -106,6 +110,7 @@ class ClientRecord:
             "scope": self.scope,
             "audience": self.audience,
             "created_at": self.created_at,
+            "resource_server": self.resource_server,
         }
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 __all__ = [
@@ -57,6 +58,8 @@ clients = Table(
     Column("scope", Text, nullable=False, default=""),
     Column("audience", Text, nullable=True),
     Column("created_at", Float, nullable=False),
+    # May introspect tokens whose audience it is (RFC 7662 §2.1, §4; migration 0003).
+    Column("resource_server", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 sessions = Table(

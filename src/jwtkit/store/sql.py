@@ -176,6 +176,7 @@ class SQLStore:
         scope: Sequence[str] | str,
         audience: str | None,
         now: float,
+        resource_server: bool = False,
     ) -> ClientRecord | None:
         """See :meth:`ClientStore.add`."""
         return self.clients.add(
@@ -185,6 +186,7 @@ class SQLStore:
             scope=scope,
             audience=audience,
             now=now,
+            resource_server=resource_server,
         )
 
     def get_client(self, client_id: str) -> ClientRecord | None:

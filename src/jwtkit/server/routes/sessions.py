@@ -42,10 +42,7 @@ def logout(
     except JWTKitError as exc:
         raise invalid_token(exc) from None
     if not known:
-        raise InvalidToken(
-            "unknown token",
-            headers={"WWW-Authenticate": 'Bearer realm="jwtkit", error="invalid_token"'},
-        )
+        raise InvalidToken("unknown token")
     return Response(status_code=204, headers=NO_STORE)
 
 
