@@ -155,9 +155,23 @@ def test_password_hashing_never_holds_up_the_jwk_set(make_svc: Any) -> None:
     the limit is applied before the hash, so only about the per-address limit of them hash."""
     svc: Svc = make_svc(password_time_cost=2, password_memory_kib=32768, password_parallelism=1)
     svc.add_client("web")
-    hashes = []
+    hashes: list[int] = []
+    inside = [0, 0]  # threads inside a password check now, and at most
+    lock = threading.Lock()
     verify = svc.service.hasher.verify
-    svc.service.hasher.verify = lambda *a: hashes.append(1) or verify(*a)
+
+    def counting_verify(*args: Any) -> bool:
+        with lock:
+            hashes.append(1)
+            inside[0] += 1
+            inside[1] = max(inside[1], inside[0])
+        try:
+            return bool(verify(*args))
+        finally:
+            with lock:
+                inside[0] -= 1
+
+    svc.service.hasher.verify = counting_verify
     start = time.perf_counter()
     verify(None, "calibration")
     one_hash = time.perf_counter() - start
@@ -178,6 +192,11 @@ def test_password_hashing_never_holds_up_the_jwk_set(make_svc: Any) -> None:
     for t in logins:
         t.join(timeout=60)
     assert len(jwks) >= 3
-    assert max(jwks) < max(0.5, 5 * one_hash), (max(jwks), one_hash)
+    # The mechanism: worker threads blocked in argon2id (running or waiting) never exceed the
+    # admission's slots, so the thread pool always has room for the JWK Set (before: every
+    # thread of the pool, 40, sat in the hasher's queue).
+    assert inside[1] <= svc.service.password_admission.slots, inside
+    # ... and what it buys, asserted loosely (a 2-core machine shared with other work).
+    assert max(jwks) < max(1.0, 10 * one_hash), (max(jwks), one_hash)
     per_address = svc.settings.login_max_failures_per_address
     assert len(hashes) <= per_address + 2 * svc.service.password_admission.slots, len(hashes)
