@@ -19,6 +19,7 @@ __all__ = [
     "ImmatureError",
     "InvalidAudienceError",
     "InvalidClaimError",
+    "InvalidDPoPProofError",
     "InvalidIssuerError",
     "InvalidKeyError",
     "InvalidSignatureError",
@@ -36,6 +37,7 @@ __all__ = [
     "TokenTooLargeError",
     "UnsupportedAlgorithmError",
     "UnsupportedCriticalHeaderError",
+    "UseDPoPNonceError",
     "WeakKeyError",
 ]
 
@@ -246,6 +248,20 @@ class RevocationUnavailableError(JWTKitError):
     policy is to refuse (fail closed) rather than serve possibly revoked tokens."""
 
     code = "revocation_unavailable"
+
+
+class InvalidDPoPProofError(JWTKitError):
+    """A DPoP proof (RFC 9449 §4.3) is missing, malformed, or does not fit the request, the key or
+    the access token it must be bound to; also a replayed proof (§11.1)."""
+
+    code = "invalid_dpop_proof"
+
+
+class UseDPoPNonceError(InvalidDPoPProofError):
+    """The server requires a DPoP nonce it provided (RFC 9449 §8, §9): retry with the latest
+    ``DPoP-Nonce`` response header's value in the proof's ``nonce`` claim."""
+
+    code = "use_dpop_nonce"
 
 
 class JWKSFetchError(PyJWKClientError):
