@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 import threading
 import time
@@ -383,7 +384,7 @@ def verify_proof(
     if not isinstance(claimed_htu, str) or normalize_htu(claimed_htu) != normalize_htu(htu):
         raise InvalidDPoPProofError("the DPoP proof's htu does not match the request's URI")
     iat = claims.get("iat")
-    if isinstance(iat, bool) or not isinstance(iat, int | float) or iat != iat:
+    if isinstance(iat, bool) or not isinstance(iat, int | float) or not math.isfinite(iat):
         raise InvalidDPoPProofError("the DPoP proof needs a numeric iat")
     if iat > now + leeway:
         raise InvalidDPoPProofError("the DPoP proof's iat is in the future")

@@ -66,7 +66,8 @@ MAX_INPUT_BYTES = 1 << 20
 
 #: Error code (``JWTKitError.code``) -> process exit code. Stable: scripts depend on them.
 #: The tens digit is the family: 1x token format, 2x algorithm/type policy, 3x keys, 4x claims,
-#: 5x revocation, 6x proof of possession (DPoP); 1 is kept for the commonest failure, a bad signature.
+#: 5x revocation,
+#: 6x proof of possession (DPoP); 1 is kept for the commonest failure, a bad signature.
 EXIT_CODES: Mapping[str, int] = {
     "invalid_signature": 1,
     "malformed": 10,
