@@ -98,7 +98,13 @@ async def revocation_events(request: Request, s: Services = Depends(services)) -
         raise InvalidRequest("wait must be a number of seconds")
     wait = min(float(raw_wait), float(cfg.revocation_feed_max_wait))
     await run_in_threadpool(_authenticate, request, s)
-    if wait > 0 and s.relay.latest <= since:
+    # Hold the request only when the database has nothing after ``since`` either: a reader
+    # ahead of the database (a restored one) must hear of it at once, to reload.
+    if (
+        wait > 0
+        and s.relay.latest <= since
+        and await run_in_threadpool(s.store.outbox_latest) == since
+    ):
         await s.relay.wait_beyond(since, wait)
     events, latest = await run_in_threadpool(s.store.outbox_read, since, limit)
     return _json(
