@@ -68,6 +68,18 @@ def discard(conn: Connection) -> None:
     conn.info.pop(_PENDING, None)
 
 
+def savepoint(conn: Connection) -> int:
+    """How many events are queued in ``conn`` now (int), for :func:`rollback_to`."""
+    return len(conn.info.get(_PENDING) or [])
+
+
+def rollback_to(conn: Connection, mark: int) -> None:
+    """Drop the events queued after ``mark`` (their ``SAVEPOINT`` was rolled back)."""
+    pending = conn.info.get(_PENDING)
+    if pending:
+        del pending[mark:]
+
+
 def queue(conn: Connection, entry: RevocationEntry, now: float) -> None:
     """Queue the event of ``entry`` in ``conn``'s transaction (written by :func:`flush`).
 

@@ -239,15 +239,24 @@ class SessionStore:
         Returns:
             :class:`~jwtkit.store.records.RotateResult`.
         """
-        try:
-            return self._rotate(
-                token_hash, client_id, new_hash, now, (refresh_exp, access_exp), grace_seconds
+        try:  # one transaction, shared with concurrent rotations on SQLite (group commit)
+            return self._db.write_grouped(
+                lambda conn: self._rotate(
+                    conn,
+                    token_hash,
+                    client_id,
+                    new_hash,
+                    now,
+                    (refresh_exp, access_exp),
+                    grace_seconds,
+                )
             )
         except _Rollback as stop:
             return stop.result
 
     def _rotate(
         self,
+        conn: Connection,
         token_hash: str,
         client_id: str,
         new_hash: str,
@@ -257,49 +266,48 @@ class SessionStore:
     ) -> RotateResult:
         refresh_exp, access_exp = expiries
         db = self._db
-        with db.write() as conn:
-            row = conn.execute(
-                select(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash)
-            ).first()
-            if row is None:
-                return RotateResult("unknown")
-            if row.client_id != client_id:
-                return RotateResult("wrong_client")
-            sid = row.sid
-            # Lock the session row (and check it is alive) before touching its tokens.
-            session_row = conn.execute(
-                update(sessions)
-                .where(and_(sessions.c.sid == sid, sessions.c.revoked_at.is_(None)))
-                .values(
-                    last_used_at=now,
-                    expires_at=db.greatest(sessions.c.expires_at, refresh_exp),
-                    access_exp=db.greatest(sessions.c.access_exp, access_exp),
-                )
-                .returning(*sessions.c)
-            ).first()
-            if session_row is None:
-                raise _Rollback(RotateResult("session_revoked"))
-            consumed = 0
-            if row.state == "active":
-                consumed = conn.execute(
-                    update(refresh_tokens)
-                    .where(
-                        and_(
-                            refresh_tokens.c.token_hash == token_hash,
-                            refresh_tokens.c.state == "active",
-                            refresh_tokens.c.expires_at > now,
-                        )
+        row = conn.execute(
+            select(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash)
+        ).first()
+        if row is None:
+            return RotateResult("unknown")
+        if row.client_id != client_id:
+            return RotateResult("wrong_client")
+        sid = row.sid
+        # Lock the session row (and check it is alive) before touching its tokens.
+        session_row = conn.execute(
+            update(sessions)
+            .where(and_(sessions.c.sid == sid, sessions.c.revoked_at.is_(None)))
+            .values(
+                last_used_at=now,
+                expires_at=db.greatest(sessions.c.expires_at, refresh_exp),
+                access_exp=db.greatest(sessions.c.access_exp, access_exp),
+            )
+            .returning(*sessions.c)
+        ).first()
+        if session_row is None:
+            raise _Rollback(RotateResult("session_revoked"))
+        consumed = 0
+        if row.state == "active":
+            consumed = conn.execute(
+                update(refresh_tokens)
+                .where(
+                    and_(
+                        refresh_tokens.c.token_hash == token_hash,
+                        refresh_tokens.c.state == "active",
+                        refresh_tokens.c.expires_at > now,
                     )
-                    .values(state="consumed", consumed_at=now)
-                ).rowcount
-            outcome: Literal["ok", "grace"] = "ok"
-            if consumed != 1:
-                decided = self._not_consumed(conn, token_hash, sid, now, grace_seconds)
-                if isinstance(decided, RotateResult):
-                    return decided  # reuse: the family's revocation commits
-                outcome = decided
-            session = SessionRecord.from_row(session_row)
-            _insert_token(conn, new_hash, session, now, refresh_exp)
+                )
+                .values(state="consumed", consumed_at=now)
+            ).rowcount
+        outcome: Literal["ok", "grace"] = "ok"
+        if consumed != 1:
+            decided = self._not_consumed(conn, token_hash, sid, now, grace_seconds)
+            if isinstance(decided, RotateResult):
+                return decided  # reuse: the family's revocation commits
+            outcome = decided
+        session = SessionRecord.from_row(session_row)
+        _insert_token(conn, new_hash, session, now, refresh_exp)
         return RotateResult(outcome, session=session)
 
     @staticmethod
