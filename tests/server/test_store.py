@@ -52,9 +52,9 @@ BUDGETS = {
     "client_credentials": Budget("client_credentials", 0, 0),
     # rotation (token, session lock + extension, consume, successor) + the user's disabled flag
     "refresh_token": Budget("refresh_token", 7, 5),
-    # the user, then the session: user lock (+ the credentials re-check on PostgreSQL, 13.1),
+    # the user, then the session: user lock, the credentials re-check (13.1),
     # session cap count, session, first refresh token
-    "password": Budget("password", 7, 6),
+    "password": Budget("password", 8, 6),
     "jwks": Budget("jwks", 0, 0),
     # revocations by jti/sid/sub, the session's revoked_at, the user's disabled flag
     "introspect_access_token": Budget("introspect_access_token", 5, 3),
