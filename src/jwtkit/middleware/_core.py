@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AuthError",
     "BearerGuard",
+    "PublicPaths",
     "Principal",
     "RequestFacts",
     "SessionTokenSource",
@@ -73,6 +74,82 @@ def _quote(value: str) -> str:
     """Return ``value`` as an RFC 9110 quoted-string limited to RFC 6750's safe characters."""
     safe = "".join(c for c in value if 0x20 <= ord(c) <= 0x7E and c not in '"\\')
     return f'"{safe}"'
+
+
+_DOT_SEGMENT = re.compile(r"(^|/)\.{1,2}(/|$)")
+
+
+class PublicPaths:
+    """Which request paths are served without a token: the one matcher of every adapter (the
+    ASGI middleware and the Flask extension answer alike).
+
+    Each entry is one of:
+
+    * an exact path, ``"/health"``: that path, and the same path with one trailing ``/``;
+    * a prefix, ending in ``/``: ``"/static/"`` matches ``/static/`` and everything below it;
+    * a glob, with ``*`` (any characters within one path segment), ``**`` (any characters,
+      ``/`` included) or ``?`` (one character but ``/``): ``"/docs*"``, ``"/files/*/public"``,
+      ``"/api/**/openapi.json"``.
+
+    Matching is case-sensitive, on the decoded path. A path with a ``.`` or ``..`` segment or an
+    empty segment (``//``) is never public (fail closed: it could resolve elsewhere).
+
+    Args:
+        entries: the paths (iterable of str); each must start with ``/``.
+
+    Raises:
+        ValueError: an entry does not start with ``/``.
+    """
+
+    def __init__(self, entries: Iterable[str] = ()) -> None:
+        self.entries = tuple(entries)
+        exact: set[str] = set()
+        prefixes: list[str] = []
+        globs: list[re.Pattern[str]] = []
+        for entry in self.entries:
+            if not isinstance(entry, str) or not entry.startswith("/"):
+                raise ValueError(f"public path {entry!r} must be a str starting with '/'")
+            if any(c in entry for c in "*?"):
+                globs.append(re.compile(_glob_regex(entry)))
+            elif entry.endswith("/"):
+                prefixes.append(entry)
+            else:
+                exact.update((entry, entry + "/"))
+        self._exact = frozenset(exact)
+        self._prefixes = tuple(prefixes)
+        self._globs = tuple(globs)
+
+    def __bool__(self) -> bool:
+        return bool(self.entries)
+
+    def __call__(self, path: str) -> bool:
+        """True when ``path`` (str, decoded, without the query) is public."""
+        if not self.entries or not path.startswith("/"):
+            return False
+        if "//" in path or _DOT_SEGMENT.search(path):
+            return False
+        if path in self._exact or path.startswith(self._prefixes):
+            return True
+        return any(g.fullmatch(path) for g in self._globs)
+
+
+def _glob_regex(pattern: str) -> str:
+    out = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return "".join(out)
 
 
 def parse_scopes(claims: Mapping[str, Any]) -> frozenset[str]:

@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection
+from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from jwtkit.middleware._core import AuthError, BearerGuard, Principal, RequestFacts
+from jwtkit.middleware._core import AuthError, BearerGuard, Principal, PublicPaths, RequestFacts
 
 __all__ = [
     "AuthHTTPException",
@@ -101,7 +102,9 @@ class BearerAuthMiddleware:
     Args:
         app: the wrapped ASGI app.
         guard: the :class:`~jwtkit.middleware.BearerGuard` (verifier policy and denylist).
-        public_paths: exact paths served without a token (e.g. ``{"/health"}``).
+        public_paths: paths served without a token: exact (``"/health"``), prefixes
+            (``"/static/"``) and globs (``"/docs*"``, ``"/files/**"``); see
+            :class:`~jwtkit.middleware.PublicPaths`.
         scopes: scopes every request must carry (403 ``insufficient_scope`` otherwise).
 
     On success the :class:`~jwtkit.middleware.Principal` is in ``scope["jwtkit"]`` and
@@ -122,12 +125,12 @@ class BearerAuthMiddleware:
     ) -> None:
         self.app = app
         self.guard = guard
-        self.public_paths = frozenset(public_paths)
+        self.public_paths = PublicPaths(public_paths)
         self.scopes = frozenset(scopes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind not in ("http", "websocket") or scope.get("path") in self.public_paths:
+        if kind not in ("http", "websocket") or self.public_paths(str(scope.get("path", ""))):
             await self.app(scope, receive, send)
             return
         try:
@@ -181,7 +184,37 @@ def _http_exception(err: AuthError) -> HTTPException:
     return AuthHTTPException(err)
 
 
-class BearerAuth:
+def _security_base() -> type:
+    """FastAPI's ``SecurityBase`` when FastAPI is installed (so the dependencies declare their
+    scheme in the app's OpenAPI document), else ``object`` (plain Starlette)."""
+    try:
+        from fastapi.security.base import SecurityBase
+    except ImportError:  # pragma: no cover - FastAPI is optional
+        return object
+    return SecurityBase
+
+
+_SecurityBase: Any = _security_base()
+SCHEME_NAME = "BearerAuth"
+"""The name of the security scheme the dependencies declare in a FastAPI app's OpenAPI."""
+
+
+def _declare_scheme(dependency: Any) -> None:
+    """Give ``dependency`` FastAPI's security-scheme attributes: an HTTP ``bearer`` scheme with
+    ``bearerFormat: JWT`` (OpenAPI 3.1 §4.8.27, RFC 6750), so the app's ``/docs`` shows an
+    Authorize button and sends ``Authorization: Bearer``."""
+    if _SecurityBase is object:  # pragma: no cover - FastAPI is optional
+        return
+    from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+
+    dependency.model = HTTPBearerModel(
+        bearerFormat="JWT",
+        description="An RFC 9068 JWT access token: Authorization: Bearer <token> (RFC 6750).",
+    )
+    dependency.scheme_name = SCHEME_NAME
+
+
+class BearerAuth(_SecurityBase):  # type: ignore[misc]
     """FastAPI/Starlette dependency that returns the request's :class:`Principal`.
 
     ``Depends(auth)`` returns the principal (reusing the middleware's work when it ran, else
@@ -190,12 +223,16 @@ class BearerAuth:
     ``WWW-Authenticate`` header (401 ``invalid_token``, 403 ``insufficient_scope``).
     In a plain Starlette endpoint, ``principal = await auth(request)`` does the same.
 
+    In a FastAPI app it declares an HTTP ``bearer`` security scheme (``BearerAuth``,
+    ``bearerFormat: JWT``) in the OpenAPI document, so ``/docs`` shows an Authorize button.
+
     Args:
         guard: the :class:`~jwtkit.middleware.BearerGuard`.
     """
 
     def __init__(self, guard: BearerGuard) -> None:
         self.guard = guard
+        _declare_scheme(self)
 
     async def __call__(self, request: HTTPConnection) -> Principal:
         """Return the verified principal of ``request``; raises HTTPException on failure."""
@@ -218,10 +255,11 @@ class BearerAuth:
         return _ScopeDependency(self, frozenset(scopes))
 
 
-class _ScopeDependency:
+class _ScopeDependency(_SecurityBase):  # type: ignore[misc]
     def __init__(self, auth: BearerAuth, scopes: frozenset[str]) -> None:
         self.auth = auth
         self.scopes = scopes
+        _declare_scheme(self)
 
     async def __call__(self, request: HTTPConnection) -> Principal:
         principal = await self.auth(request)

@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, Response, g, jsonify, request
 
-from jwtkit.middleware._core import AuthError, BearerGuard, Principal, RequestFacts
+from jwtkit.middleware._core import AuthError, BearerGuard, Principal, PublicPaths, RequestFacts
 
 __all__ = ["FlaskBearerAuth"]
 
@@ -49,8 +49,12 @@ class FlaskBearerAuth:
     Args:
         app: the Flask app (or None, then call :meth:`init_app`).
         guard: the :class:`~jwtkit.middleware.BearerGuard` (verifier policy and denylist).
-        protect_all: require a token for every view except those marked :meth:`public` and
-            the ``static`` endpoint (default True); when False only decorated views are checked.
+        protect_all: require a token for every view except those marked :meth:`public`,
+            the ``static`` endpoint and ``public_paths`` (default True); when False only
+            decorated views are checked.
+        public_paths: paths served without a token, as the ASGI middleware's: exact
+            (``"/health"``), prefixes (``"/static/"``) and globs (``"/docs*"``); see
+            :class:`~jwtkit.middleware.PublicPaths`.
 
     Failures answer 401 ``invalid_token`` (or 401 with only ``realm`` when no token was sent),
     400 ``invalid_request``, 403 ``insufficient_scope``, 503 when the issuer's keys cannot be
@@ -58,10 +62,16 @@ class FlaskBearerAuth:
     """
 
     def __init__(
-        self, app: Flask | None = None, *, guard: BearerGuard, protect_all: bool = True
+        self,
+        app: Flask | None = None,
+        *,
+        guard: BearerGuard,
+        protect_all: bool = True,
+        public_paths: Collection[str] = (),
     ) -> None:
         self.guard = guard
         self.protect_all = protect_all
+        self.public_paths = PublicPaths(public_paths)
         if app is not None:
             self.init_app(app)
 
@@ -84,6 +94,8 @@ class FlaskBearerAuth:
     def _before_request(self) -> None:
         if request.endpoint is None or request.endpoint == "static":
             return  # 404/405 and static files: let Flask answer
+        if self.public_paths(request.path):
+            return
         func = self._view_function(request.endpoint)
         if func is not None and getattr(func, _PUBLIC_ATTR, False):
             return
