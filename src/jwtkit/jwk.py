@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import codecs
+import contextlib
 import hashlib
 import re
 import secrets as _secrets
@@ -22,6 +23,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm as _CryptoUnsupported
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x448, x25519
+from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 
 from jwtkit import _json
 from jwtkit._b64 import b64d, b64e_str
@@ -99,7 +101,8 @@ _SSH_MARKERS = (
 _ARMOUR = re.compile(r"[-\u2010-\u2015\u2212\ufe58\ufe63\uff0d]{3,}begin", re.IGNORECASE).search
 # A "kty" member name, JSON-escaped or not, in double or (Python repr) single quotes.
 _JWK_MEMBER = re.compile(
-    r"""["'](?:k|\\u006b)(?:t|\\u0074)(?:y|\\u0079)["']""", re.IGNORECASE
+    r"""["'](?:k|\\u006b)(?:t|\\u0074)(?:y|\\u0079)["']|(?:^|[^a-z0-9])kty[:=]""",
+    re.IGNORECASE,
 ).search
 _BASE64_TEXT = re.compile(r"[A-Za-z0-9+/_-]{40,}={0,2}").fullmatch
 _HEX_TEXT = re.compile(r"(?:[0-9a-fA-F]{2}){32,}").fullmatch
@@ -181,12 +184,13 @@ def _text_of(raw: bytes) -> str:
 
 
 def _skeleton(text: str) -> str:
-    """``text`` in NFKC without whitespace, control, format, private-use or unassigned characters
-    (Unicode categories Z* and C*) and without U+FFFD: what a key parser or a human would read."""
+    """``text`` in NFKD without whitespace, control, format, private-use, unassigned characters
+    or combining marks (Unicode categories Z*, C*, M*) and without U+FFFD: what a key parser or
+    a human would read."""
     if text.isascii() and text.isprintable() and " " not in text:
         return text
-    text = unicodedata.normalize("NFKC", text)
-    return "".join(c for c in text if unicodedata.category(c)[0] not in "CZ" and c != "\ufffd")
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in text if unicodedata.category(c)[0] not in "CZM" and c != "\ufffd")
 
 
 def _printable_text(text: str) -> str:
@@ -217,24 +221,57 @@ def _key_form(text: str, skeleton: str) -> str | None:
     return None
 
 
-def _der_candidates(raw: bytes, skeleton: str) -> Iterator[bytes]:
-    """Byte strings that may be DER key material: the bytes themselves (DER may end in any byte,
-    so nothing is stripped after it), after a BOM/whitespace/NUL prefix, or as base64/hex text."""
-    if raw[:1] == b"\x30":
-        yield raw
-    stripped = raw.lstrip(_DER_PREFIX)
-    if stripped is not raw and stripped[:1] == b"\x30":
-        yield stripped
+def _decoded(skeleton: str) -> list[bytes]:
+    """The material read as base64/base64url or hex text (a PEM body without its armour, a
+    Kubernetes-style base64 of a whole PEM file, a hex dump), when it is such text."""
+    out = []
     if _BASE64_TEXT(skeleton):
         text = skeleton.translate(str.maketrans("-_", "+/")).rstrip("=")
-        try:
-            decoded = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-        except ValueError:
-            decoded = b""
-        if decoded[:1] == b"\x30":
-            yield decoded
-    if _HEX_TEXT(skeleton) and skeleton[:2] == "30":
-        yield bytes.fromhex(skeleton)
+        with contextlib.suppress(ValueError):
+            out.append(base64.b64decode(text + "=" * (-len(text) % 4), validate=True))
+    if _HEX_TEXT(skeleton):
+        out.append(bytes.fromhex(skeleton))
+    return out
+
+
+def _has_key_text(decoded: bytes) -> bool:
+    """Whether decoded base64/hex is PEM, SSH or JWK text (an SSH wire blob names its type in
+    clear; random bytes are rarely UTF-8, so they are not read further)."""
+    if any(marker.encode() in decoded for marker in _SSH_MARKERS):
+        return True
+    try:
+        decoded.decode("utf-8")
+    except UnicodeDecodeError:
+        if not decoded.startswith(tuple(bom for bom, _ in _BOMS)):
+            return False
+    inner = _text_of(decoded)
+    return _key_form(inner, _skeleton(inner)) is not None
+
+
+def _der_length(data: bytes) -> int:
+    """The length of the DER SEQUENCE that ``data`` starts with (X.690 §8.1.3), else 0."""
+    if len(data) < 2 or data[0] != 0x30:
+        return 0
+    first = data[1]
+    if first < 0x80:
+        return 2 + first
+    count = first & 0x7F
+    if not 0 < count <= 4 or len(data) < 2 + count:
+        return 0
+    return 2 + count + int.from_bytes(data[2 : 2 + count], "big")
+
+
+def _der_candidates(raw: bytes, skeleton: str) -> Iterator[bytes]:
+    """Byte strings that may be DER key material: the bytes themselves (DER may end in any byte,
+    so nothing is stripped blindly), after a BOM/whitespace/NUL prefix, decoded from base64/hex
+    text, and each cut to the length its DER header states (a newline or junk appended)."""
+    stripped = raw.lstrip(_DER_PREFIX)
+    for base in (raw, *((stripped,) if stripped is not raw else ()), *_decoded(skeleton)):
+        if base[:1] == b"\x30":
+            yield base
+            cut = _der_length(base)
+            if 0 < cut < len(base):
+                yield base[:cut]
 
 
 def _load_der(data: bytes, password: bytes | None = None) -> Any:
@@ -251,6 +288,8 @@ def _load_der(data: bytes, password: bytes | None = None) -> Any:
         lambda d: serialization.load_der_private_key(d, password=password),
         serialization.load_der_public_key,
         lambda d: x509.load_der_x509_certificate(d).public_key(),
+        lambda d: pkcs7.load_der_pkcs7_certificates(d)[0].public_key(),
+        _pkcs12_key,
     )
     for loader in loaders:
         try:
@@ -262,12 +301,26 @@ def _load_der(data: bytes, password: bytes | None = None) -> Any:
     return None
 
 
+def _pkcs12_key(data: bytes) -> Any:
+    """The key (or the certificate's public key) of an unencrypted PKCS#12 file (RFC 7292)."""
+    key, cert, others = pkcs12.load_key_and_certificates(data, None)
+    if key is not None:
+        return key
+    for found in (cert, *others):
+        if found is not None:
+            return found.public_key()
+    raise ValueError("PKCS#12 without a key or certificate")
+
+
 def _refuse_key_material(raw: bytes) -> None:
     """Raise InvalidKeyError if ``raw`` is, or contains, key or certificate material."""
     text = _text_of(raw)
     skeleton = _skeleton(text)
     if _key_form(text, skeleton) is not None:
         raise InvalidKeyError(_NOT_KEY_MATERIAL)
+    for decoded in _decoded(skeleton):  # base64/hex of PEM, SSH or JWK text
+        if _has_key_text(decoded):
+            raise InvalidKeyError(_NOT_KEY_MATERIAL)
     for candidate in _der_candidates(raw, skeleton):
         try:
             found = _load_der(candidate)
@@ -637,6 +690,9 @@ class Key:
             if alg is not None and key.alg is None:
                 key = key.with_params(alg=alg)
             return key
+        for decoded in _decoded(skeleton):  # base64/hex of PEM, SSH or JWK text
+            if _has_key_text(decoded):
+                return cls.from_material(decoded, kid=kid, alg=alg)
         for candidate in _der_candidates(raw, skeleton):
             obj = _load_der(candidate)
             if obj is not None:

@@ -23,7 +23,9 @@ from types import MappingProxyType
 from typing import Any
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 
 import jwtkit
 from jwtkit import Key, KeySet, jws
@@ -36,6 +38,7 @@ from .conftest import Keys
 
 SECRET = bytes(range(32))
 HS = {"alg": "HS256", "typ": "JWT"}
+_NO_ENCRYPTION = serialization.NoEncryption()
 
 
 def _code(fn: Callable[[], Any]) -> str:
@@ -192,6 +195,29 @@ def _material(k: Keys) -> dict[str, bytes]:
         "der-base64url": base64.urlsafe_b64encode(der).rstrip(b"="),
         "der-hex": der.hex().encode(),
         "der-hex-upper": der.hex().upper().encode(),
+        "der-newline-after": der + b"\n",
+        "der-junk-after": der + b"\x00\x00 trailing",
+        "der-certificate-crlf-after": k.cert_der + b"\r\n",
+        "der-pkcs7-certificates": pkcs7.serialize_certificates(
+            [x509.load_der_x509_certificate(k.cert_der)], enc.DER
+        ),
+        "der-pkcs12-certificate": pkcs12.serialize_key_and_certificates(
+            None, None, x509.load_der_x509_certificate(k.cert_der), None, _NO_ENCRYPTION
+        ),
+        "pem-base64-of-whole-file": base64.b64encode(spki),
+        "pem-hex-of-whole-file": spki.hex().encode(),
+        "ssh-blob-without-type": ssh.split()[1],
+        "jwk-base64": base64.b64encode(jwk_text),
+        "jwk-yaml": b"kty: RSA\nn: " + k.rsa.public().to_jwk()["n"].encode() + b"\ne: AQAB\n",
+        "pem-combining-marks": spki.replace(b"BEGIN", "B\u0301EGIN".encode()),
+        "pem-soft-hyphen": spki.replace(b"-----BEGIN", "-----\u00adBEGIN".encode()),
+        "pem-tag-characters": "\U000e0001".encode() + spki,
+        "pem-line-separator": "\u2028".encode() + spki,
+        "pem-private-use": "\ue000".encode() + spki,
+        "pem-in-json-string": json.dumps({"key": spki.decode()}).encode(),
+        "pkcs7-pem": pkcs7.serialize_certificates(
+            [x509.load_der_x509_certificate(k.cert_der)], enc.PEM
+        ),
     }
 
 
@@ -243,6 +269,23 @@ MATERIAL_NAMES = sorted(
         "der-base64url",
         "der-hex",
         "der-hex-upper",
+        "der-newline-after",
+        "der-junk-after",
+        "der-certificate-crlf-after",
+        "der-pkcs7-certificates",
+        "der-pkcs12-certificate",
+        "pem-base64-of-whole-file",
+        "pem-hex-of-whole-file",
+        "ssh-blob-without-type",
+        "jwk-base64",
+        "jwk-yaml",
+        "pem-combining-marks",
+        "pem-soft-hyphen",
+        "pem-tag-characters",
+        "pem-line-separator",
+        "pem-private-use",
+        "pem-in-json-string",
+        "pkcs7-pem",
     ]
 )
 
@@ -286,7 +329,20 @@ def test_key_material_never_becomes_an_hmac_secret(name: str, keys: Keys) -> Non
 
 
 @pytest.mark.parametrize(
-    "name", ["pem-bom", "pem-nbsp", "pem-nul", "pem-bag-attributes", "pem-utf16-bom", "der-bom"]
+    "name",
+    [
+        "pem-bom",
+        "pem-nbsp",
+        "pem-nul",
+        "pem-bag-attributes",
+        "pem-utf16-bom",
+        "der-bom",
+        "der-newline-after",
+        "der-pkcs12-certificate",
+        "pem-base64-of-whole-file",
+        "pem-body-without-armour",
+        "jwk-base64",
+    ],
 )
 def test_hidden_armour_still_loads_the_key_it_is(name: str, keys: Keys) -> None:
     key = Key.from_material(_material(keys)[name])
