@@ -134,6 +134,10 @@ def test_long_poll_returns_when_a_revocation_commits(svc: Svc) -> None:
     ready = svc.http.get("/readyz").json()["revocation_channels"]
     assert ready["http_feed"] == "live" and ready["seq"] == result["body"]["latest"]
     assert ready["redis"] == ("live" if svc.settings.redis_url else "not configured")
+    text = svc.services.metrics.render().decode()
+    assert f"jwtkit_revocation_outbox_seq {float(ready['seq'])}" in text
+    assert "jwtkit_revocation_redis_lag 0.0" in text
+    assert f"jwtkit_revocation_redis_up {1.0 if svc.settings.redis_url else 0.0}" in text
 
 
 def test_snapshot_pages_the_live_set(svc: Svc) -> None:

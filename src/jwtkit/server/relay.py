@@ -220,6 +220,28 @@ class RevocationRelay:
                 self._redis_failed(exc)
                 return 0
 
+    def register_metrics(self, registry: Any) -> None:
+        """Add gauges to a ``prometheus_client`` registry: ``jwtkit_revocation_outbox_seq`` (the
+        last committed ``seq`` seen), ``jwtkit_revocation_redis_lag`` (events not yet relayed to
+        Redis; 0 without Redis) and ``jwtkit_revocation_redis_up`` (1 while Redis takes them)."""
+        from prometheus_client import Gauge
+
+        Gauge(
+            "jwtkit_revocation_outbox_seq",
+            "Last committed revocation sequence number seen by this instance's relay.",
+            registry=registry,
+        ).set_function(lambda: self.latest)
+        Gauge(
+            "jwtkit_revocation_redis_lag",
+            "Revocation events not yet relayed to Redis.",
+            registry=registry,
+        ).set_function(lambda: 0 if self.mirror is None else max(self.latest - self.redis_seq, 0))
+        Gauge(
+            "jwtkit_revocation_redis_up",
+            "1 while the relay reaches Redis (0 when down or not configured).",
+            registry=registry,
+        ).set_function(lambda: int(self.redis_state == "live"))
+
     def channels(self) -> dict[str, Any]:
         """The live revocation channels (dict): ``http_feed`` (``"live"`` while the relay runs,
         else ``"stopped"``), ``redis`` (:attr:`redis_state`), ``seq`` (:attr:`latest`) and

@@ -201,6 +201,7 @@ def build_services(
         keys.ensure_key()
     metrics = Metrics()
     relay = RevocationRelay(store, mirror, interval=settings.revocation_relay_interval, clock=clock)
+    relay.register_metrics(metrics.registry)
     service = TokenService(
         settings,
         store,
