@@ -13,18 +13,20 @@ every live revocation at start and periodically.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import redis
 
+from jwtkit.errors import InvalidDPoPProofError
 from jwtkit.revocation import make_event, redis_keys
-from jwtkit.store._breaker import Breaker
+from jwtkit.store._breaker import Breaker, BreakerOpenError
 from jwtkit.store.sql import RevocationEntry
 
 _FAILURES = (redis.RedisError, OSError)
 
-__all__ = ["RedisMirror", "RedisRateLimiter", "connect"]
+__all__ = ["RedisMirror", "RedisRateLimiter", "RedisReplayCache", "connect"]
 
 
 def connect(url: str, timeout: float) -> redis.Redis[bytes]:
@@ -227,3 +229,50 @@ class RedisRateLimiter:
         """Forget the failures of ``name`` (after a successful login)."""
         with self.breaker.guard(_FAILURES):
             self.client.delete(self._key(name, window, now))
+
+
+class RedisReplayCache:
+    """A DPoP proof ``jti`` replay cache shared by every instance on one Redis (RFC 9449 §11.1),
+    a :class:`jwtkit.dpop.ReplayCache`.
+
+    Each ``add`` is one ``SET {prefix}:dpop:jti:{key} 1 NX PX ttl``: the first instance to see a
+    ``jti`` wins, every later one (in any process) sees a replay. Entries expire with their proof.
+    Fails closed: when Redis cannot answer (timeout, connection error, open breaker) the proof
+    is refused rather than accepted unchecked.
+
+    Args:
+        client: a ``redis.Redis`` client, ideally from :func:`connect` (short timeouts, no
+            retries).
+        prefix: the key prefix (str), e.g. the service's ``redis_prefix``.
+        breaker: a :class:`~jwtkit.store._breaker.Breaker` (default: a new one named
+            ``redis``).
+        clock: returns seconds since the epoch (float); defaults to :func:`time.time`.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis[bytes],
+        prefix: str = "jwtkit",
+        *,
+        breaker: Breaker | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.breaker = breaker or Breaker("redis")
+        self._clock = clock
+
+    def add(self, key: str, expires_at: float) -> bool:
+        """Remember ``key`` (str) until ``expires_at`` (seconds since the epoch); returns False
+        when it was already there (a replay).
+
+        Raises:
+            InvalidDPoPProofError: Redis is unavailable (fail closed).
+        """
+        ttl_ms = max(1, int((expires_at - self._clock()) * 1000))
+        try:
+            with self.breaker.guard(_FAILURES):
+                created = self.client.set(f"{self.prefix}:dpop:jti:{key}", b"1", nx=True, px=ttl_ms)
+        except (BreakerOpenError, *_FAILURES):
+            raise InvalidDPoPProofError("the proof replay cache is unavailable") from None
+        return bool(created)
