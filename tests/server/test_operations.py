@@ -80,3 +80,55 @@ def test_docs_load_no_third_party_assets(svc: Svc) -> None:
         assert svc.http.get(url).status_code == 200, url
     assert "cdn" not in page.text.lower()
     assert svc.http.get("/redoc").status_code == 404
+
+
+FORM_ENDPOINTS = {"/token": "grant_type", "/revoke": "token", "/introspect": "token"}
+
+
+def test_openapi_documents_every_endpoint(svc: Svc) -> None:
+    """Issue 15 item 7: typed form fields, a response model per status, errors in the shape
+    the service sends, security schemes (the Authorize button)."""
+    spec = svc.http.get("/openapi.json").json()
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["clientBasic"]["scheme"] == "basic"
+    assert schemes["bearerAuth"]["scheme"] == "bearer"
+    schemas = spec["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas  # FastAPI's shape is never sent
+    for path, operations in spec["paths"].items():
+        for method, op in operations.items():
+            responses = op["responses"]
+            assert "422" not in responses, (method, path)
+            ok = [code for code in responses if code.startswith("2")]
+            assert ok, (method, path)
+            for code in ok:
+                if code != "204" and path not in ("/revoke", "/metrics"):
+                    content = next(iter(responses[code]["content"].values()))
+                    assert "$ref" in content["schema"], (method, path, code)
+            error = responses["default"]["content"]["application/json"]["schema"]
+            assert error["$ref"].endswith("/ErrorResponse"), (method, path)
+    for path, required in FORM_ENDPOINTS.items():
+        body = spec["paths"][path]["post"]["requestBody"]["content"]
+        ref = body["application/x-www-form-urlencoded"]["schema"]["$ref"].rsplit("/", 1)[1]
+        assert required in schemas[ref]["required"]
+        assert spec["paths"][path]["post"]["security"]
+    grant = schemas["TokenForm"]["properties"]["grant_type"]
+    assert set(grant["enum"]) == {"password", "refresh_token", "client_credentials"}
+    assert spec["paths"]["/sessions"]["get"]["security"] == [{"bearerAuth": []}]
+
+
+def test_docs_in_a_browser_authorize_and_nothing_from_elsewhere(svc: Svc) -> None:
+    from web.browser import chromium
+
+    requested: list[str] = []
+    with chromium() as browser:
+        page = browser.new_page()
+        page.on("request", lambda request: requested.append(request.url))
+        page.goto(f"{svc.url}/docs", timeout=20_000)
+        page.wait_for_selector("button.authorize", timeout=20_000)
+        page.wait_for_selector("text=/token", timeout=20_000)
+        page.click("button.authorize")
+        page.wait_for_selector("text=clientBasic", timeout=10_000)
+        assert page.locator("text=bearerAuth").count() >= 1
+    assert requested
+    foreign = [url for url in requested if not url.startswith(svc.url)]
+    assert foreign == [], foreign
