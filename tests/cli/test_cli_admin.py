@@ -292,11 +292,15 @@ def test_tables_never_cut_ids(
 
 
 def test_settings_errors_one_line_per_field(admin: Admin, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Settings errors are one line naming each bad field, not pydantic's dump."""
+    """Settings errors are one line per bad field, not pydantic's dump."""
     monkeypatch.setenv("JWTKIT_ACCESS_TOKEN_TTL", "soon")
     monkeypatch.setenv("JWTKIT_PASSWORD_MIN_LENGTH", "0")
     result = admin("users", "list", code=2)
-    [line] = result.stderr.strip().splitlines()
-    assert line.startswith("jwtkit: usage: invalid settings: ")
-    assert "access_token_ttl" in line and "password_min_length" in line
-    assert "errors.pydantic.dev" not in line and "input_value" not in line
+    lines = result.stderr.strip().splitlines()
+    assert sorted(lines) == [
+        "jwtkit: usage: invalid setting access_token_ttl (JWTKIT_ACCESS_TOKEN_TTL): Input should "
+        "be a valid integer, unable to parse string as an integer",
+        "jwtkit: usage: invalid setting password_min_length (JWTKIT_PASSWORD_MIN_LENGTH): Input "
+        "should be greater than or equal to 1",
+    ]
+    assert "errors.pydantic.dev" not in result.stderr and "soon" not in result.stderr

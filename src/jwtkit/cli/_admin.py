@@ -93,8 +93,8 @@ def load_cli_settings(config: Path | None, **overrides: Any) -> Settings:
     """Load the service settings (file, environment, then ``overrides``), as ``serve`` does.
 
     Raises:
-        CLIError: the ``server`` extra is missing (exit 1) or the settings are invalid (exit 2,
-            one line naming each bad field).
+        CLIError: the ``server`` extra is missing (exit 1) or the settings are invalid (exit 2;
+            one stderr line per bad field, the last one through this error).
     """
     try:
         from jwtkit.server.settings import load_settings
@@ -107,22 +107,25 @@ def load_cli_settings(config: Path | None, **overrides: Any) -> Settings:
     try:
         return load_settings(config, **overrides)
     except Exception as exc:
-        raise CLIError(
-            f"invalid settings: {_settings_error(exc)}", code="usage", exit_code=EXIT_USAGE
-        ) from None
+        lines = _settings_errors(exc)
+        for line in lines[:-1]:
+            sys.stderr.write(f"jwtkit: usage: {line}\n")
+        raise CLIError(lines[-1], code="usage", exit_code=EXIT_USAGE) from None
 
 
-def _settings_error(exc: Exception) -> str:
-    """One short description per bad field of a pydantic ``ValidationError`` (no URLs, no input
-    echo); any other exception's own message."""
+def _settings_errors(exc: Exception) -> list[str]:
+    """One line per bad field of a pydantic ``ValidationError`` (its setting name, environment
+    variable and pydantic's short message; no URLs, no input echo), else the exception's own
+    message."""
     errors = getattr(exc, "errors", None)
     if not callable(errors):
-        return str(exc)
-    parts = []
+        return [f"invalid settings: {exc}"]
+    lines = []
     for error in errors(include_url=False, include_input=False):
         where = ".".join(str(p) for p in error.get("loc", ())) or "settings"
-        parts.append(f"{where}: {error.get('msg', 'invalid')}")
-    return "; ".join(parts)
+        env = f" (JWTKIT_{where.upper()})" if where.isidentifier() else ""
+        lines.append(f"invalid setting {where}{env}: {error.get('msg', 'invalid')}")
+    return lines or [f"invalid settings: {exc}"]
 
 
 class _StderrHandler(logging.Handler):
