@@ -343,9 +343,9 @@ def test_password_reset(setup: Setup) -> None:
     assert setup.measure("admin CLI users set-password --end-sessions", token, reset) < 1.0
 
 
+@pytest.mark.parametrize("setup", ["redis-restart"], indirect=True)
 def test_redis_killed_and_restarted_mid_run(setup: Setup) -> None:
-    if setup.redis is None:
-        pytest.skip("only the redis-restart set-up has a Redis of its own")
+    assert setup.redis is not None
     token = setup.login("u-logout")  # the user may log in again after its logout
     setup.redis.kill()
     redis_listeners = [
@@ -403,9 +403,8 @@ def test_feed_refuses_unauthenticated_and_malformed_requests(setup: Setup) -> No
         assert r.status_code == 400 and r.json()["error"] == "invalid_request"
 
 
+@pytest.mark.parametrize("setup", ["feed"], indirect=True)
 def test_verifier_started_after_the_revocation_loads_it(setup: Setup) -> None:
-    if setup.name != "feed":
-        pytest.skip("one set-up is enough")
     token = setup.login("u-admin")
     setup.admin("sessions", "revoke", "--user", "u-admin")
     claims = jwtkit.decode_unverified(token)
@@ -456,9 +455,8 @@ def _insert_burst(database: str, count: int, batch: int = 500) -> float:
     return time.monotonic()
 
 
+@pytest.mark.parametrize("setup", ["feed"], indirect=True)
 def test_a_burst_of_10000_revocations_keeps_memory_and_lag_bounded(setup: Setup) -> None:
-    if setup.name != "feed":
-        pytest.skip("one set-up is enough")
     proc = setup.service.proc
     assert proc is not None
     before = _rss_kib(proc.pid)
@@ -486,10 +484,9 @@ def test_a_burst_of_10000_revocations_keeps_memory_and_lag_bounded(setup: Setup)
     assert after - before < 100 * 1024  # bounded pages: far below the burst's size x readers
 
 
+@pytest.mark.parametrize("setup", ["feed"], indirect=True)
 def test_a_slow_reader_does_not_hold_the_service_memory(setup: Setup) -> None:
     """Readers that ask for full pages and never read them: each holds at most one page."""
-    if setup.name != "feed":
-        pytest.skip("one set-up is enough")
     proc = setup.service.proc
     assert proc is not None
     import base64
@@ -521,9 +518,8 @@ def test_a_slow_reader_does_not_hold_the_service_memory(setup: Setup) -> None:
             sock.close()
 
 
+@pytest.mark.parametrize("setup", ["feed"], indirect=True)
 def test_service_restarted_while_verifiers_are_connected(setup: Setup) -> None:
-    if setup.name != "feed":
-        pytest.skip("one set-up is enough")
     listeners = [li for group in setup.listeners.values() for li in group]
     loads = [li.loads for li in listeners]
     applied = [li.events_applied for li in listeners]
