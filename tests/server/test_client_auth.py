@@ -200,3 +200,14 @@ def test_password_hashing_never_holds_up_the_jwk_set(make_svc: Any) -> None:
     assert max(jwks) < max(1.0, 10 * one_hash), (max(jwks), one_hash)
     per_address = svc.settings.login_max_failures_per_address
     assert len(hashes) <= per_address + 2 * svc.service.password_admission.slots, len(hashes)
+
+
+@pytest.mark.parametrize("path", ["/revocations/events?since=0", "/revocations/snapshot"])
+def test_the_revocation_feed_is_limited_too(limited: Svc, path: str) -> None:
+    """Every client-authenticated endpoint shares the limits, not only the three of RFC 6749."""
+    _confidential(limited)
+    for _ in range(3):
+        assert limited.http.get(path, auth=("m2m", "wrong")).status_code == 401
+    r = limited.http.get(path, auth=("m2m", "wrong"))
+    assert r.status_code == 429 and r.json()["error"] == "invalid_client"
+    assert _post(limited, "/token", ("m2m", "wrong")).status_code == 429
