@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -240,16 +241,20 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 5.0, step: float 
     raise AssertionError(f"condition not met within {timeout} s")
 
 
+_HERE = str(Path(__file__).resolve().parent)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_module_now() -> None:
     """Reset the test modules' ``NOW`` before each test.
 
     Several modules write revocations relative to a module-level ``NOW`` (``NOW + 600``); taken at
     import, that time is as old as the run when a test runs, and in a long run those revocations
-    were already past their keep-until. Every ``tests.verifiers`` module that has one gets the
+    were already past their keep-until. Every module of this folder that has one gets the
     current time, so ``_claims`` (which reads its own module's ``NOW``) agrees with the test.
     """
     now = time.time()
-    for name, module in list(sys.modules.items()):
-        if name.startswith("tests.verifiers.") and isinstance(getattr(module, "NOW", None), float):
-            module.NOW = now  # type: ignore[attr-defined]
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None) or ""
+        if path.startswith(_HERE) and isinstance(getattr(module, "NOW", None), float):
+            module.NOW = now
