@@ -236,8 +236,11 @@ class Verifier:
     Args:
         key: a :class:`~jwtkit.Key`, a :class:`~jwtkit.KeySet` (picked by ``kid``), a key
             resolver (e.g. :class:`jwtkit.jwks_client.JWKSClient`), a pyca/cryptography public
-            key object, or an HMAC secret (bytes; PEM text is refused, use Key.from_pem).
-        algorithms: allowed ``alg`` values (required, non-empty; ``none`` is never allowed).
+            key object, a :class:`jwtkit.PyJWK`, or key material as bytes/str
+            (:meth:`Key.from_material`: PEM/SSH/JWK/DER become the key they are, never an HMAC
+            secret; anything else is an HMAC secret).
+        algorithms: allowed ``alg`` values (required, non-empty; ``none`` is never allowed); one
+            exact name as a str is a list of one, as PyJWT takes it.
         audience: expected audience(s) (str or list). When None, a token carrying ``aud`` is
             rejected (RFC 7519 §4.1.3); when set, ``aud`` is required and must contain one.
             :data:`ANY_AUDIENCE` accepts any well-typed ``aud`` (for an issuer's own checks).
@@ -270,10 +273,11 @@ class Verifier:
             string ``aud`` equal to ``audience``. ``verify_signature`` cannot be False here.
 
     Raises:
-        TypeError / ValueError: bad arguments (``algorithms`` a str or empty, ``leeway`` negative
+        TypeError / ValueError: bad arguments (``algorithms`` missing or empty, ``leeway`` negative
         or not finite, ``typ`` not a str, empty ``audience`` list); UnsupportedAlgorithmError:
-        unknown ``alg``;
-        InvalidKeyError: an HMAC secret that is empty or public-key material.
+        unknown ``alg``; InvalidKeyError: an HMAC secret that is empty, or key material that
+        does not load; KeyMismatchError: a bytes/str key while ``algorithms`` mixes HMAC and
+        asymmetric algs (type it with Key.from_secret / Key.from_pem, RFC 8725 §2.1).
     """
 
     __slots__ = (
@@ -825,7 +829,8 @@ def encode(
         claims: the claims (dict); ``exp``/``nbf``/``iat`` may be numbers (seconds since the
             epoch) or timezone-aware datetimes.
         key: a private :class:`~jwtkit.Key`, a pyca/cryptography private key object, or an
-            HMAC secret (bytes/str; not PEM text).
+            key material as bytes/str (:meth:`Key.from_material`: PEM, SSH, JWK or DER text is
+            the key it encodes, anything else an HMAC secret).
         algorithm: ``alg``; defaults to the key's bound ``alg`` or its type's default.
         headers: extra header parameters; ``typ`` defaults to ``"JWT"`` (pass ``"at+jwt"`` for
             access tokens, RFC 9068 §2.1, or ``None`` to omit); ``kid`` defaults to the key's.
