@@ -6,6 +6,8 @@
   :class:`AuthError` carrying the RFC 6750 §3 ``WWW-Authenticate`` challenge.
 * :mod:`jwtkit.middleware.asgi`: Starlette/FastAPI middleware and dependencies (needs starlette).
 * :mod:`jwtkit.middleware.wsgi`: a Flask extension (needs flask).
+* :class:`~jwtkit.middleware.dpop.DPoPPolicy`: ``Authorization: DPoP`` with a proof per request
+  (RFC 9449 §7), given to the guard as ``dpop=``.
 * :mod:`jwtkit.middleware.csrf`: cookie mode's CSRF defence (signed double-submit token bound
   to the session, Origin / Sec-Fetch-Site checks).
 * :mod:`jwtkit.middleware.listener`: Redis revocation listeners, thread and asyncio (needs redis).
@@ -25,10 +27,12 @@ from jwtkit.middleware._core import (
     access_token_verifier,
     parse_scopes,
 )
+from jwtkit.middleware.dpop import DPoPPolicy
 
 __all__ = [
     "AuthError",
     "BearerGuard",
+    "DPoPPolicy",
     "Principal",
     "PublicPaths",
     "RequestFacts",

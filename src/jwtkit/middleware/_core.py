@@ -16,15 +16,18 @@ from typing import TYPE_CHECKING, Any, Protocol
 from jwtkit._scope import is_scope_token, split_scope
 from jwtkit.errors import (
     InvalidClaimError,
+    InvalidDPoPProofError,
     JWKSFetchError,
     JWTKitError,
     RevocationUnavailableError,
     RevokedError,
 )
+from jwtkit.middleware.dpop import bound_jkt
 
 if TYPE_CHECKING:
     from jwtkit.jwt import Verifier
     from jwtkit.middleware.csrf import CSRFPolicy
+    from jwtkit.middleware.dpop import DPoPPolicy
     from jwtkit.revocation import Denylist
 
 __all__ = [
@@ -223,11 +226,14 @@ class AuthError(Exception):
 
     Attributes:
         status: HTTP status (int): 401, 403, 400, or 503 when keys cannot be fetched.
-        error: OAuth error code (``invalid_token``, ``insufficient_scope``, ``invalid_request``)
-            or None when the request carried no credentials (RFC 6750 §3.1).
+        error: OAuth error code (``invalid_token``, ``insufficient_scope``, ``invalid_request``,
+            RFC 9449's ``invalid_dpop_proof`` and ``use_dpop_nonce``) or None when the request
+            carried no credentials (RFC 6750 §3.1).
         description: human-readable description (str or None), safe for a header.
         code: the jwtkit error code behind it (str or None), for logs and tests.
-        headers: response headers (dict of str), including ``WWW-Authenticate``.
+        headers: response headers (dict of str), including ``WWW-Authenticate`` (one challenge
+            per name in ``schemes``; the ``DPoP`` one with ``algs``) and ``DPoP-Nonce`` when a
+            fresh server nonce is sent (RFC 9449 §7.1, §9).
     """
 
     def __init__(
@@ -239,6 +245,9 @@ class AuthError(Exception):
         realm: str,
         scope: Iterable[str] = (),
         code: str | None = None,
+        schemes: Sequence[str] = ("Bearer",),
+        algs: str | None = None,
+        nonce: str | None = None,
     ) -> None:
         self.status = status
         self.error = error
@@ -252,7 +261,14 @@ class AuthError(Exception):
         scopes = " ".join(sorted(scope))
         if scopes:
             params.append(f"scope={_quote(scopes)}")
-        self.headers: dict[str, str] = {"WWW-Authenticate": "Bearer " + ", ".join(params)}
+        challenges = [  # RFC 9449 §7.1: the DPoP challenge names the proof algs
+            f"{name} "
+            + ", ".join([*params, f"algs={_quote(algs)}"] if name == "DPoP" and algs else params)
+            for name in schemes
+        ]
+        self.headers: dict[str, str] = {"WWW-Authenticate": ", ".join(challenges)}
+        if nonce is not None:  # RFC 9449 §9
+            self.headers["DPoP-Nonce"] = nonce
         if status == 503:
             self.headers = {"Retry-After": "5"}
         super().__init__(description or error or "authentication required")
@@ -287,6 +303,9 @@ class RequestFacts:
         csrf_token: the CSRF header's value (str or None).
         websocket: True for a WebSocket handshake (its Origin is checked like an unsafe
             request's: cross-site WebSocket hijacking).
+        dpop: every ``DPoP`` header value (tuple of str; RFC 9449 §4.1 allows exactly one).
+        url: the request's URL without query (str: ``scheme://host[:port]/path``) or None.
+        path: the request's path (str), appended to a configured ``external_url``.
     """
 
     method: str
@@ -296,6 +315,9 @@ class RequestFacts:
     sec_fetch_site: str | None = None
     csrf_token: str | None = None
     websocket: bool = False
+    dpop: tuple[str, ...] = ()
+    url: str | None = None
+    path: str = "/"
 
 
 class SessionTokenSource(Protocol):
@@ -390,6 +412,9 @@ class BearerGuard:
             ``"header"``): unsafe requests carried by the cookie need the app's origin and the
             ``X-CSRF-Token`` header bound to the session (403 otherwise).
         session_cookie: the session cookie's name (default ``__Host-jwtkit-session``).
+        dpop: a :class:`~jwtkit.middleware.dpop.DPoPPolicy` to accept ``Authorization: DPoP``
+            (RFC 9449 §7) next to ``Bearer`` (or instead of it, ``required=True``). With or
+            without it, a DPoP-bound token (``cnf.jkt``) is never accepted under ``Bearer``.
 
     Raises:
         ValueError: an unknown ``credentials`` value, or cookie mode without ``sessions`` and
@@ -409,6 +434,7 @@ class BearerGuard:
         sessions: SessionTokenSource | None = None,
         csrf: CSRFPolicy | None = None,
         session_cookie: str = SESSION_COOKIE,
+        dpop: DPoPPolicy | None = None,
     ) -> None:
         if credentials not in CREDENTIALS:
             raise ValueError(f"credentials must be one of {CREDENTIALS}")
@@ -418,6 +444,7 @@ class BearerGuard:
         self.sessions = sessions
         self.csrf = csrf
         self.session_cookie = session_cookie
+        self.dpop = dpop
         self.verifier = verifier
         self.denylist = denylist
         if denylist is not None:  # revocations outlive exp by this guard's leeway (13.8)
@@ -475,17 +502,96 @@ class BearerGuard:
         """
         token = parse_bearer(authorization)
         if token is None:
-            raise AuthError(401, None, None, realm=self.realm)
+            raise AuthError(401, None, None, realm=self.realm, **self._challenge())
         if not token or _B64TOKEN.fullmatch(token) is None:
             raise AuthError(
                 400,
                 "invalid_request",
                 "the Authorization header is not a valid bearer credential",
                 realm=self.realm,
+                **self._challenge(),
             )
         return token
 
-    def _error(self, exc: JWTKitError) -> AuthError:
+    def _challenge(self, dpop_request: bool = False) -> dict[str, Any]:
+        """The ``schemes``/``algs`` of this guard's challenges (RFC 9449 §7.1)."""
+        if self.dpop is None:
+            return {}
+        if dpop_request or self.dpop.required:
+            return {"schemes": ("DPoP",), "algs": self.dpop.algs}
+        return {"schemes": ("Bearer", "DPoP"), "algs": self.dpop.algs}
+
+    def _credential(self, facts: RequestFacts) -> tuple[str, bool]:
+        """The access token of the ``Authorization`` header and whether it came under the
+        ``DPoP`` scheme (RFC 9449 §7.1); only called with a DPoP policy.
+
+        Raises:
+            AuthError: as :meth:`extract`; 400 ``invalid_request`` for a ``Bearer`` token sent
+                with a ``DPoP`` proof; 401 ``invalid_token`` for ``Bearer`` when DPoP is required.
+        """
+        assert self.dpop is not None
+        scheme, _, rest = (facts.authorization or "").strip().partition(" ")
+        if scheme.lower() == "dpop":
+            token = rest.strip()
+            if not token or _B64TOKEN.fullmatch(token) is None:
+                raise AuthError(
+                    400,
+                    "invalid_request",
+                    "the Authorization header is not a valid DPoP credential",
+                    realm=self.realm,
+                    **self._challenge(True),
+                )
+            return token, True
+        token = self.extract(facts.authorization)
+        if self.dpop.required:
+            raise AuthError(
+                401,
+                "invalid_token",
+                "this resource requires a DPoP-bound access token",
+                realm=self.realm,
+                code="dpop_required",
+                **self._challenge(True),
+            )
+        if facts.dpop:
+            raise AuthError(
+                400,
+                "invalid_request",
+                "a DPoP proof was sent with a Bearer access token",
+                realm=self.realm,
+                code="invalid_dpop_proof",
+                **self._challenge(),
+            )
+        return token, False
+
+    def _bind(
+        self, facts: RequestFacts, token: str, claims: dict[str, Any], dpop: bool, now: float
+    ) -> Principal:
+        """Check the DPoP binding of a verified token (RFC 9449 §7.1), then :meth:`_finish`."""
+        if not dpop:
+            return self._finish(claims, token)
+        assert self.dpop is not None
+        try:
+            self.dpop.check(
+                facts.dpop,
+                method=facts.method,
+                url=self.dpop.htu(facts.url, facts.path),
+                token=token,
+                claims=claims,
+                now=now,
+            )
+        except InvalidDPoPProofError as exc:
+            raise AuthError(
+                401,
+                exc.code,
+                str(exc)[:200],
+                realm=self.realm,
+                code=exc.code,
+                nonce=self.dpop.fresh_nonce(exc),
+                **self._challenge(True),
+            ) from None
+        return self._finish(claims, token, dpop=True)
+
+    def _error(self, exc: JWTKitError, dpop: bool = False) -> AuthError:
         if isinstance(exc, JWKSFetchError):
             return AuthError(
                 503, None, "the issuer's keys are unavailable", realm=self.realm, code=exc.code
@@ -500,9 +606,19 @@ class BearerGuard:
             _DESCRIPTIONS.get(exc.code, _GENERIC),
             realm=self.realm,
             code=exc.code,
+            **self._challenge(dpop),
         )
 
-    def _finish(self, claims: dict[str, Any], token: str) -> Principal:
+    def _finish(self, claims: dict[str, Any], token: str, *, dpop: bool = False) -> Principal:
+        if not dpop and bound_jkt(claims) is not None:  # RFC 9449 §7.2: no downgrade to Bearer
+            raise AuthError(
+                401,
+                "invalid_token",
+                "the access token is DPoP-bound: send it under the DPoP scheme with a proof",
+                realm=self.realm,
+                code="dpop_bound_token",
+                **self._challenge(True),
+            )
         for name in ("jti", "sid", "sub"):  # denylist keys: a non-string one is refused (no 500)
             if not isinstance(claims.get(name, ""), str):
                 raise AuthError(
@@ -511,6 +627,7 @@ class BearerGuard:
                     _DESCRIPTIONS["invalid_claim"],
                     realm=self.realm,
                     code="invalid_claim",
+                    **self._challenge(dpop),
                 )
         if not self._source_checked:
             self._warn_without_source()
@@ -518,11 +635,11 @@ class BearerGuard:
             try:
                 self.denylist.check(claims)
             except (RevokedError, RevocationUnavailableError) as exc:
-                raise self._error(exc) from None
+                raise self._error(exc, dpop) from None
         try:
             return Principal.from_claims(claims, token)
         except JWTKitError as exc:  # a malformed scope claim
-            raise self._error(exc) from None
+            raise self._error(exc, dpop) from None
 
     def _warn_without_source(self) -> None:
         """Log once when nothing tells this guard about revocations (no denylist, or a
@@ -549,14 +666,30 @@ class BearerGuard:
         """
         token = self.extract(authorization)
         now = self.clock() if now is None else now
+        return self._finish(self._claims(token, now), token)
+
+    def _claims(self, token: str, now: float, dpop: bool = False) -> dict[str, Any]:
+        """The verified claims of ``token``, from the cache when fresh (claims only: a DPoP
+        proof is still checked on every request)."""
         claims = self._cached(token, now)
         if claims is None:
             try:
                 claims = self.verifier.verify(token, now=now)
             except JWTKitError as exc:
-                raise self._error(exc) from None
+                raise self._error(exc, dpop) from None
             self._remember(token, claims, now)
-        return self._finish(claims, token)
+        return claims
+
+    async def _aclaims(self, token: str, now: float, dpop: bool = False) -> dict[str, Any]:
+        """Async :meth:`_claims`."""
+        claims = self._cached(token, now)
+        if claims is None:
+            try:
+                claims = await self.verifier.averify(token, now=now)
+            except JWTKitError as exc:
+                raise self._error(exc, dpop) from None
+            self._remember(token, claims, now)
+        return claims
 
     async def aauthenticate(
         self, authorization: str | None, *, now: float | None = None
@@ -564,14 +697,7 @@ class BearerGuard:
         """Async :meth:`authenticate`: keys are fetched without blocking the event loop."""
         token = self.extract(authorization)
         now = self.clock() if now is None else now
-        claims = self._cached(token, now)
-        if claims is None:
-            try:
-                claims = await self.verifier.averify(token, now=now)
-            except JWTKitError as exc:
-                raise self._error(exc) from None
-            self._remember(token, claims, now)
-        return self._finish(claims, token)
+        return self._finish(await self._aclaims(token, now), token)
 
     # -- cookie mode -----------------------------------------------------------------------
 
@@ -623,7 +749,12 @@ class BearerGuard:
         """
         session_id = self._session_id(facts)
         if session_id is None:
-            return self.authenticate(facts.authorization, now=now)
+            if self.dpop is None:
+                return self.authenticate(facts.authorization, now=now)
+            credential, dpop = self._credential(facts)
+            now = self.clock() if now is None else now
+            claims = self._claims(credential, now, dpop)
+            return self._bind(facts, credential, claims, dpop, now)
         assert self.sessions is not None
         token = self.sessions.access_token(session_id)
         if token is None:
@@ -636,7 +767,12 @@ class BearerGuard:
         """Async :meth:`authenticate_request`."""
         session_id = self._session_id(facts)
         if session_id is None:
-            return await self.aauthenticate(facts.authorization, now=now)
+            if self.dpop is None:
+                return await self.aauthenticate(facts.authorization, now=now)
+            credential, dpop = self._credential(facts)
+            now = self.clock() if now is None else now
+            claims = await self._aclaims(credential, now, dpop)
+            return self._bind(facts, credential, claims, dpop, now)
         assert self.sessions is not None
         token = await self.sessions.aaccess_token(session_id)
         if token is None:

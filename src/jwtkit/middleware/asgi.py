@@ -73,7 +73,22 @@ def request_facts(scope: Scope, csrf_header: str = "X-CSRF-Token") -> RequestFac
         sec_fetch_site=headers.get("sec-fetch-site"),
         csrf_token=headers.get(csrf_header),
         websocket=scope["type"] == "websocket",
+        dpop=tuple(
+            raw.decode("latin-1") for name, raw in scope.get("headers", ()) if name == b"dpop"
+        ),
+        url=_request_url(conn),
+        path=str(scope.get("root_path", "")) + str(scope.get("path", "/")),
     )
+
+
+def _request_url(conn: HTTPConnection) -> str | None:
+    """The request's URL without query (RFC 9449 ``htu``), or None when it cannot be built."""
+    try:
+        url = conn.url
+    except (KeyError, ValueError):  # pragma: no cover - a scope without a server or host
+        return None
+    scheme = {"ws": "http", "wss": "https"}.get(url.scheme, url.scheme)
+    return f"{scheme}://{url.netloc}{url.path}"
 
 
 async def _send_error(send: Send, err: AuthError) -> None:

@@ -132,6 +132,9 @@ class FlaskBearerAuth:
             origin=request.headers.get("Origin"),
             sec_fetch_site=request.headers.get("Sec-Fetch-Site"),
             csrf_token=request.headers.get(self.guard.csrf_header),
+            dpop=tuple(request.headers.getlist("DPoP")),
+            url=request.base_url,
+            path=request.script_root + request.path,
         )
         principal = self.guard.authenticate_request(facts)
         g.jwtkit = principal
