@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from jwtkit.server.dpop import ALGORITHMS as DPOP_ALGORITHMS
 from jwtkit.server.service import GRANT_TYPES
 from jwtkit.server.settings import SIGNING_ALGORITHMS, Settings
 
@@ -25,6 +26,7 @@ def metadata(settings: Settings) -> dict[str, Any]:
         "grant_types_supported": list(GRANT_TYPES),
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": list(_CLIENT_AUTH),
+        "dpop_signing_alg_values_supported": list(DPOP_ALGORITHMS),
         "revocation_endpoint_auth_methods_supported": list(_CLIENT_AUTH),
         "introspection_endpoint_auth_methods_supported": _CLIENT_AUTH[:2],
         "access_token_signing_alg_values_supported": list(SIGNING_ALGORITHMS),

@@ -22,6 +22,7 @@ import jwtkit
 from jwtkit.errors import JWTKitError, RevokedError
 from jwtkit.server.audit import audit
 from jwtkit.server.client_secrets import ClientSecretHasher
+from jwtkit.server.dpop import TokenEndpointDPoP
 from jwtkit.server.grants import GRANTS, TokenRequest, client_credentials, password, refresh_token
 from jwtkit.server.keys import KeyManager
 from jwtkit.server.metrics import Metrics
@@ -129,6 +130,7 @@ class TokenService:
         self.metrics = metrics or Metrics()
         self.clock = clock
         self.issuer = settings.effective_issuer
+        self.dpop = TokenEndpointDPoP(f"{self.issuer}/token")
         self.password_admission = HashAdmission(max_waiting=settings.password_hash_queue)
         self.secret_cache = VerifiedSecretCache(settings.client_secret_cache_seconds)
         self._verifier: jwtkit.Verifier | None = None
@@ -293,10 +295,13 @@ class TokenService:
         sid: str | None,
         now: float,
         aud: str | None = None,
+        jkt: str | None = None,
     ) -> tuple[str, int, str]:
         """Sign an RFC 9068 access token for ``sub`` (str) and ``client`` (record or id) with
-        ``scope`` (str), ``sid`` (str or None), ``now`` (seconds since the epoch) and ``aud``
-        (default the client's audience, else the service's). Returns (token, exp, jti)."""
+        ``scope`` (str), ``sid`` (str or None), ``now`` (seconds since the epoch), ``aud``
+        (default the client's audience, else the service's) and ``jkt`` (a DPoP key's
+        thumbprint: the token is bound to it by ``cnf.jkt``, RFC 9449 §6.1). Returns
+        (token, exp, jti)."""
         client_id = client if isinstance(client, str) else client.client_id
         if aud is None:
             aud = (
@@ -317,16 +322,21 @@ class TokenService:
         }
         if sid is not None:
             claims["sid"] = sid
+        if jkt is not None:
+            claims["cnf"] = {"jkt": jkt}
         key = self.keys.signing_key()
         token = jwtkit.encode(claims, key, headers={"typ": "at+jwt", "kid": key.kid})
         return token, exp, jti
 
-    def token_response(self, access: str, scope: str, refresh: str | None = None) -> dict[str, Any]:
-        """The RFC 6749 §5.1 token response (dict): access_token, token_type ``Bearer``,
-        expires_in (s), scope and, when given, refresh_token."""
+    def token_response(
+        self, access: str, scope: str, refresh: str | None = None, *, dpop: bool = False
+    ) -> dict[str, Any]:
+        """The RFC 6749 §5.1 token response (dict): access_token, token_type ``Bearer`` (or
+        ``DPoP`` for a DPoP-bound access token, RFC 9449 §5), expires_in (s), scope and, when
+        given, refresh_token."""
         body: dict[str, Any] = {
             "access_token": access,
-            "token_type": "Bearer",
+            "token_type": "DPoP" if dpop else "Bearer",
             "expires_in": self.settings.access_token_ttl,
             "scope": scope,
         }
@@ -559,7 +569,7 @@ class TokenService:
         if client is not None and not self._may_see(client, claims):
             return inactive
         out: dict[str, Any] = {"active": True, "token_type": "access_token"}
-        for name in ("scope", "client_id", "exp", "iat", "sub", "aud", "iss", "jti", "sid"):
+        for name in ("scope", "client_id", "exp", "iat", "sub", "aud", "iss", "jti", "sid", "cnf"):
             if name in claims:
                 out[name] = claims[name]
         if "sid" in claims:

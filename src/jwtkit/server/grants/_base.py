@@ -18,10 +18,12 @@ __all__ = ["Grant", "TokenRequest", "require_grant"]
 @dataclass(frozen=True)
 class TokenRequest:
     """One token request (RFC 6749 §3.2): the form ``params`` (name -> str, empty values
-    dropped) and the caller's ``address`` (str or None, for login rate limits)."""
+    dropped), the caller's ``address`` (str or None, for login rate limits) and ``dpop_jkt``,
+    the thumbprint of the key of its verified DPoP proof (RFC 9449 §5; None without one)."""
 
     params: Mapping[str, str] = field(repr=False)
     address: str | None = None
+    dpop_jkt: str | None = None
 
 
 class Grant(Protocol):

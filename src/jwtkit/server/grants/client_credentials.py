@@ -18,13 +18,13 @@ __all__ = ["client_credentials_grant", "handle"]
 
 def handle(svc: TokenService, client: ClientRecord, request: TokenRequest) -> dict[str, Any]:
     """The token endpoint's ``grant_type=client_credentials``: ``scope``."""
-    return client_credentials_grant(svc, client, request.params.get("scope"))
+    return client_credentials_grant(svc, client, request.params.get("scope"), jkt=request.dpop_jkt)
 
 
 def client_credentials_grant(
-    svc: TokenService, client: ClientRecord, scope: str | None
+    svc: TokenService, client: ClientRecord, scope: str | None, *, jkt: str | None = None
 ) -> dict[str, Any]:
-    """Mint an access token for the client itself.
+    """Mint an access token for the client itself (bound to the DPoP key ``jkt`` when given).
 
     Returns the token response (dict): access_token, token_type, expires_in, scope.
 
@@ -37,7 +37,7 @@ def client_credentials_grant(
     require_grant(client, "client_credentials")
     granted = grant_scope(scope, client.scope)
     access, _, _ = svc.mint_access_token(
-        sub=client.client_id, client=client, scope=granted, sid=None, now=svc.clock()
+        sub=client.client_id, client=client, scope=granted, sid=None, now=svc.clock(), jkt=jkt
     )
     svc.metrics.tokens_issued.labels("client_credentials").inc()
-    return svc.token_response(access, granted)
+    return svc.token_response(access, granted, dpop=jkt is not None)

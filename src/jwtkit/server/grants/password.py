@@ -23,7 +23,13 @@ def handle(svc: TokenService, client: ClientRecord, request: TokenRequest) -> di
     """The token endpoint's ``grant_type=password``: ``username``, ``password``, ``scope``."""
     p = request.params
     return password_grant(
-        svc, client, p.get("username"), p.get("password"), p.get("scope"), request.address
+        svc,
+        client,
+        p.get("username"),
+        p.get("password"),
+        p.get("scope"),
+        request.address,
+        jkt=request.dpop_jkt,
     )
 
 
@@ -34,8 +40,11 @@ def password_grant(
     password: str | None,
     scope: str | None,
     address: str | None,
+    *,
+    jkt: str | None = None,
 ) -> dict[str, Any]:
-    """Resource owner password credentials grant (RFC 6749 §4.3).
+    """Resource owner password credentials grant (RFC 6749 §4.3); the access token is bound to
+    the DPoP key ``jkt`` when given (RFC 9449 §5).
 
     Returns the token response (dict): access_token, token_type, expires_in (s),
     refresh_token, scope.
@@ -91,7 +100,7 @@ def password_grant(
     if evicted:
         svc.revoked(evicted, actor="session_cap")
     access, _, jti = svc.mint_access_token(
-        sub=user.id, client=client, scope=granted, sid=session.sid, now=now
+        sub=user.id, client=client, scope=granted, sid=session.sid, now=now, jkt=jkt
     )
     svc.metrics.tokens_issued.labels("password").inc()
     audit(
@@ -103,4 +112,4 @@ def password_grant(
         jti=jti,
         ip=address,
     )
-    return svc.token_response(access, granted, refresh)
+    return svc.token_response(access, granted, refresh, dpop=jkt is not None)

@@ -27,14 +27,24 @@ _MESSAGES = {
 def handle(svc: TokenService, client: ClientRecord, request: TokenRequest) -> dict[str, Any]:
     """The token endpoint's ``grant_type=refresh_token``: ``refresh_token``, ``scope``."""
     return refresh_grant(
-        svc, client, request.params.get("refresh_token"), request.params.get("scope")
+        svc,
+        client,
+        request.params.get("refresh_token"),
+        request.params.get("scope"),
+        jkt=request.dpop_jkt,
     )
 
 
 def refresh_grant(
-    svc: TokenService, client: ClientRecord, refresh_token: str | None, scope: str | None
+    svc: TokenService,
+    client: ClientRecord,
+    refresh_token: str | None,
+    scope: str | None,
+    *,
+    jkt: str | None = None,
 ) -> dict[str, Any]:
-    """Rotate ``refresh_token`` (str) and mint a new access token.
+    """Rotate ``refresh_token`` (str) and mint a new access token (bound to the DPoP key
+    ``jkt`` when given, RFC 9449 §5).
 
     Returns the token response (dict) with a new access token and a new refresh token.
 
@@ -86,7 +96,8 @@ def refresh_grant(
         raise InvalidGrant("the user is disabled")
     granted = session.scope if scope is None else grant_scope(scope, session.scope)
     access, _, _ = svc.mint_access_token(
-        sub=user.id, client=client, scope=granted, sid=session.sid, now=now
+        sub=user.id, client=client, scope=granted, sid=session.sid, now=now, jkt=jkt
     )
     svc.metrics.tokens_issued.labels("refresh_token").inc()
-    return svc.token_response(access, session.scope if scope is None else granted, new_refresh)
+    granted_scope = session.scope if scope is None else granted
+    return svc.token_response(access, granted_scope, new_refresh, dpop=jkt is not None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from jwtkit.server.deps import (
@@ -36,6 +36,7 @@ def _authenticate_and_run(
 
 @router.post("/token", openapi_extra=FORM_BODY)
 async def token(
+    http: Request,
     params: dict[str, str] = Depends(form),
     creds: ClientCredentials = Depends(client_credentials),
     address: str | None = Depends(client_address),
@@ -46,6 +47,9 @@ async def token(
     ``client_credentials`` (scope). Client authentication: ``client_secret_basic``,
     ``client_secret_post``, or ``client_id`` alone for public clients.
 
+    A ``DPoP`` header (RFC 9449 §5) binds the access token to the proof's key: ``cnf.jkt``
+    and ``token_type: "DPoP"``; a bad proof is 400 ``invalid_dpop_proof``.
+
     Returns 200 ``{access_token, token_type: "Bearer", expires_in, refresh_token?, scope}``
     with ``Cache-Control: no-store``; errors are RFC 6749 §5.2 JSON (400, 401
     ``invalid_client``, 429 when failed logins are rate-limited).
@@ -55,7 +59,9 @@ async def token(
         raise InvalidRequest("grant_type is required")
     if grant not in GRANTS:
         raise UnsupportedGrantType(f"grant_type {grant!r} is not supported")
-    request = TokenRequest(params, address)
+    # RFC 9449 §5: a DPoP proof binds the access token to the client's key (checked first)
+    jkt = svc.dpop.thumbprint(http.headers.getlist("dpop"), svc.clock())
+    request = TokenRequest(params, address, jkt)
     # A grant that does no I/O, for a client that authenticates from memory, is answered on
     # the event loop, without a thread hop (issue 12); everything else runs in the thread pool.
     client = svc.client_from_memory(creds) if grant in NON_BLOCKING else None

@@ -1,0 +1,80 @@
+"""DPoP at the token endpoint (RFC 9449 §5): the proof a token request carries, checked before
+the grant runs; its key's thumbprint binds the access token (``cnf.jkt``, ``token_type: DPoP``).
+
+The proof's ``htu`` is the token endpoint's URL as the metadata publishes it (the issuer's
+``/token``), so a deployment behind a proxy works when its issuer is the public URL. Replays are
+caught by the service's :class:`jwtkit.dpop.MemoryReplayCache` (one process; across instances,
+a proof is still bound to one request within ``max_age``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from jwtkit.dpop import DEFAULT_ALGORITHMS, MemoryReplayCache, ReplayCache, verify_proof
+from jwtkit.errors import InvalidDPoPProofError
+from jwtkit.server.oauth import OAuthError
+
+__all__ = ["ALGORITHMS", "InvalidDPoPProof", "TokenEndpointDPoP"]
+
+ALGORITHMS: tuple[str, ...] = DEFAULT_ALGORITHMS
+"""The proof ``alg`` values the token endpoint accepts (metadata
+``dpop_signing_alg_values_supported``, RFC 9449 §5.1)."""
+
+
+class InvalidDPoPProof(OAuthError):
+    """``invalid_dpop_proof`` (RFC 9449 §5): the token request's DPoP proof is missing (for a
+    client that requires one), repeated, malformed, replayed or does not fit the request."""
+
+    error: ClassVar[str] = "invalid_dpop_proof"
+    status = 400
+
+
+class TokenEndpointDPoP:
+    """Checks the ``DPoP`` header of token requests.
+
+    Args:
+        token_endpoint: the token endpoint's URL (str), the proofs' expected ``htu``.
+        replay: the ``jti`` cache (default a new :class:`~jwtkit.dpop.MemoryReplayCache`).
+        algorithms: allowed proof algs.
+    """
+
+    def __init__(
+        self,
+        token_endpoint: str,
+        *,
+        replay: ReplayCache | None = None,
+        algorithms: Sequence[str] = ALGORITHMS,
+    ) -> None:
+        self.token_endpoint = token_endpoint
+        self.replay = replay if replay is not None else MemoryReplayCache()
+        self.algorithms = tuple(algorithms)
+
+    def thumbprint(self, proofs: Sequence[str], now: float) -> str | None:
+        """The RFC 7638 thumbprint (str) of the key that signed the request's one proof, or
+        None when the request carries no ``DPoP`` header.
+
+        Args:
+            proofs: every ``DPoP`` header value of the request.
+            now: seconds since the epoch.
+
+        Raises:
+            InvalidDPoPProof: several headers, or a proof that fails a check of §4.3.
+        """
+        if not proofs:
+            return None
+        if len(proofs) != 1:
+            raise InvalidDPoPProof("exactly one DPoP header is allowed")
+        try:
+            proof = verify_proof(
+                proofs[0],
+                htm="POST",
+                htu=self.token_endpoint,
+                replay=self.replay,
+                algorithms=self.algorithms,
+                now=now,
+            )
+        except InvalidDPoPProofError as exc:
+            raise InvalidDPoPProof(str(exc)[:200]) from None
+        return proof.jkt

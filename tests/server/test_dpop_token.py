@@ -1,0 +1,165 @@
+"""DPoP at the real token service over HTTP (RFC 9449 §5): bound access tokens (cnf.jkt,
+token_type DPoP) on every grant, introspection's cnf, the metadata, and one test per bad proof."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import jwtkit
+from jwtkit import _b64, dpop
+
+from .support import Svc
+
+pytestmark = pytest.mark.parametrize("backend", ["sqlite"])  # the store plays no part here
+
+KEY = jwtkit.Key.generate("EC", crv="P-256")
+OTHER = jwtkit.Key.generate("OKP", crv="Ed25519")
+
+
+def _seg(obj: Any) -> str:
+    return _b64.b64e_str(json.dumps(obj).encode())
+
+
+def _htu(svc: Svc) -> str:
+    return f"{svc.service.issuer}/token"
+
+
+def _proof(svc: Svc, key: jwtkit.Key = KEY, **kw: Any) -> str:
+    return dpop.make_proof(
+        key, kw.pop("htm", "POST"), kw.pop("htu", _htu(svc)), iat=kw.pop("iat", svc.clock()), **kw
+    )
+
+
+def _claims_of(token: str) -> dict[str, Any]:
+    return json.loads(_b64.b64d(token.split(".")[1], "payload"))  # type: ignore[no-any-return]
+
+
+def _cc(svc: Svc, proofs: list[str]) -> Any:
+    return svc.http.post(
+        "/token",
+        data={"grant_type": "client_credentials"},
+        auth=("rs", "rs-secret"),
+        headers=[("DPoP", p) for p in proofs],
+    )
+
+
+def test_client_credentials_bound_to_the_proof_key(svc: Svc) -> None:
+    r = _cc(svc, [_proof(svc)])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["token_type"] == "DPoP"
+    claims = _claims_of(body["access_token"])
+    assert claims["cnf"] == {"jkt": KEY.thumbprint()}
+    assert svc.introspect(body["access_token"])["cnf"] == {"jkt": KEY.thumbprint()}
+    plain = _cc(svc, [])
+    assert plain.json()["token_type"] == "Bearer"
+    assert "cnf" not in _claims_of(plain.json()["access_token"])
+
+
+def test_password_and_refresh_grants_bind_too(svc: Svc) -> None:
+    r = svc.token(
+        {"grant_type": "password", "username": "alice", "password": "pw-alice", "client_id": "web"},
+        headers={"DPoP": _proof(svc)},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["token_type"] == "DPoP"
+    refreshed = svc.token(
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": r.json()["refresh_token"],
+            "client_id": "web",
+        },
+        headers={"DPoP": _proof(svc)},
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    assert refreshed.json()["token_type"] == "DPoP"
+    assert _claims_of(refreshed.json()["access_token"])["cnf"]["jkt"] == KEY.thumbprint()
+
+
+def test_metadata_names_the_proof_algs(svc: Svc) -> None:
+    meta = svc.http.get("/.well-known/oauth-authorization-server").json()
+    assert "ES256" in meta["dpop_signing_alg_values_supported"]
+    assert "HS256" not in meta["dpop_signing_alg_values_supported"]
+
+
+HS_KEY = jwtkit.Key.from_jwk({"kty": "oct", "k": _b64.b64e_str(b"k" * 32)})
+
+
+def _pub() -> dict[str, Any]:
+    jwk = KEY.public().to_jwk()
+    jwk.pop("kid", None)
+    return jwk
+
+
+def _body(svc: Svc) -> dict[str, Any]:
+    return {
+        "jti": "j-" + str(svc.clock()),
+        "htm": "POST",
+        "htu": _htu(svc),
+        "iat": int(svc.clock()),
+    }
+
+
+BAD: dict[str, Callable[[Svc], list[str]]] = {
+    "wrong-htm": lambda s: [_proof(s, htm="GET")],
+    "wrong-htu": lambda s: [_proof(s, htu=s.service.issuer + "/introspect")],
+    "stale-iat": lambda s: [_proof(s, iat=s.clock() - 400)],
+    "future-iat": lambda s: [_proof(s, iat=s.clock() + 60)],
+    "alg-none": lambda s: [
+        f"{_seg({'typ': 'dpop+jwt', 'alg': 'none', 'jwk': _pub()})}.{_seg(_body(s))}."
+    ],
+    "alg-hs256": lambda s: [
+        jwtkit.jws.sign(
+            json.dumps(_body(s)),
+            HS_KEY,
+            "HS256",
+            encoded_header=_seg({"typ": "dpop+jwt", "alg": "HS256", "jwk": _pub()}),
+        )
+    ],
+    "private-key-in-jwk": lambda s: [
+        jwtkit.jws.sign(
+            json.dumps(_body(s)),
+            KEY,
+            "ES256",
+            encoded_header=_seg(
+                {"typ": "dpop+jwt", "alg": "ES256", "jwk": KEY.to_jwk(private=True)}
+            ),
+        )
+    ],
+    "signed-by-another-key": lambda s: [
+        jwtkit.jws.sign(
+            json.dumps(_body(s)),
+            OTHER,
+            "EdDSA",
+            encoded_header=_seg({"typ": "dpop+jwt", "alg": "EdDSA", "jwk": _pub()}),
+        )
+    ],
+    "two-dpop-headers": lambda s: [_proof(s), _proof(s)],
+    "not-a-jws": lambda s: ["nope"],
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_proof_is_invalid_dpop_proof(svc: Svc, case: str) -> None:
+    r = _cc(svc, BAD[case](svc))
+    assert r.status_code == 400, (r.status_code, r.text)
+    assert r.json()["error"] == "invalid_dpop_proof"
+
+
+def test_replayed_proof_is_refused(svc: Svc) -> None:
+    proof = _proof(svc)
+    assert _cc(svc, [proof]).status_code == 200
+    again = _cc(svc, [proof])
+    assert again.status_code == 400
+    assert again.json()["error"] == "invalid_dpop_proof"
+
+
+def test_100kb_proof_is_refused_without_a_crash(svc: Svc) -> None:
+    r = _cc(svc, ["a" * 50_000 + "." + "b" * 50_000 + ".c"])
+    assert r.status_code in (400, 431), r.status_code
+    if r.status_code == 400:
+        assert r.json()["error"] in ("invalid_dpop_proof", "invalid_request")
