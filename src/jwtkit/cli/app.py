@@ -30,6 +30,7 @@ _GROUPS = (
     "jwtkit.cli.clients",
     "jwtkit.cli.sessions",
     "jwtkit.cli.demo",
+    "jwtkit.cli.dpop",
 )
 
 
