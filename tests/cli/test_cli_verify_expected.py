@@ -63,6 +63,7 @@ def test_mismatch_names_expected_and_found(
     run = invoke("verify", token, "--key", str(ec.public_jwk), "--now", str(NOW), *options)
     one_error_line(run, code)
     assert f"expected {expected}, the token has " in run.stderr
+    assert run.stderr.count("expected") == 1, run.stderr  # said once, not the core's and ours
     if has is not None:
         assert run.stderr.rstrip("\n").endswith(has), run.stderr
     else:  # escaped: no control, C1, bidi or line-separator character reaches the terminal

@@ -373,10 +373,14 @@ def _with_expected(
     else:
         expected = typ or "no typ"
         said = _shown(jwtkit.get_unverified_header(token).get("typ"))
-    extra = f"; expected {_shown(expected)[1:-1]}, the token has {said}"
+    extra = f"expected {_shown(expected)[1:-1]}, the token has {said}"
+    reason = exc.reason if isinstance(exc, ClaimError) else exc.message
+    # A mismatch the core already words ("... is not the expected audience ...") is replaced,
+    # not repeated; any other reason (e.g. strict_aud's) is kept in front.
+    reason = extra if "expected" in reason or " is not " in reason else f"{reason}; {extra}"
     if isinstance(exc, ClaimError):
-        return type(exc)(exc.claim, exc.reason + extra)
-    return type(exc)(exc.message + extra)
+        return type(exc)(exc.claim, reason)
+    return type(exc)(reason)
 
 
 def _claim(token: str, name: str) -> str:
