@@ -163,3 +163,59 @@ def test_100kb_proof_is_refused_without_a_crash(svc: Svc) -> None:
     assert r.status_code in (400, 431), r.status_code
     if r.status_code == 400:
         assert r.json()["error"] in ("invalid_dpop_proof", "invalid_request")
+
+
+def _login(svc: Svc, key: jwtkit.Key | None) -> dict[str, Any]:
+    headers = {"DPoP": _proof(svc, key)} if key is not None else {}
+    r = svc.token(
+        {"grant_type": "password", "username": "alice", "password": "pw-alice", "client_id": "web"},
+        headers=headers,
+    )
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def _refresh(svc: Svc, token: str, key: jwtkit.Key | None, client: str = "web", **kw: Any) -> Any:
+    headers = {"DPoP": _proof(svc, key)} if key is not None else {}
+    return svc.token(
+        {"grant_type": "refresh_token", "refresh_token": token, "client_id": client},
+        headers=headers,
+        **kw,
+    )
+
+
+def test_public_client_refresh_token_is_bound_to_the_key(svc: Svc) -> None:
+    first = _login(svc, KEY)["refresh_token"]
+    for key in (OTHER, None):  # another key, or no proof: invalid_grant, the token stays usable
+        r = _refresh(svc, first, key)
+        assert r.status_code == 400, r.text
+        assert r.json()["error"] == "invalid_grant"
+        assert "DPoP key" in r.json()["error_description"]
+    ok = _refresh(svc, first, KEY)
+    assert ok.status_code == 200, ok.text
+    second = ok.json()["refresh_token"]
+    assert _refresh(svc, second, OTHER).json()["error"] == "invalid_grant"
+    assert _refresh(svc, second, KEY).status_code == 200
+
+
+def test_unbound_public_refresh_token_may_start_dpop(svc: Svc) -> None:
+    plain = _login(svc, None)["refresh_token"]
+    r = _refresh(svc, plain, OTHER)
+    assert r.status_code == 200, r.text
+    assert r.json()["token_type"] == "DPoP"
+
+
+def test_confidential_client_refresh_is_not_key_bound(svc: Svc) -> None:
+    r = svc.token(
+        {"grant_type": "password", "username": "alice", "password": "pw-alice"},
+        auth=("rs", "rs-secret"),
+        headers={"DPoP": _proof(svc)},
+    )
+    assert r.status_code == 200, r.text
+    again = svc.token(
+        {"grant_type": "refresh_token", "refresh_token": r.json()["refresh_token"]},
+        auth=("rs", "rs-secret"),
+        headers={"DPoP": _proof(svc, OTHER)},
+    )
+    assert again.status_code == 200, again.text
+    assert _claims_of(again.json()["access_token"])["cnf"]["jkt"] == OTHER.thumbprint()

@@ -116,7 +116,9 @@ class ClientRecord:
 
 @dataclass(frozen=True)
 class SessionRecord(_FromRow):
-    """A session (token family): one login and every refresh and access token issued from it."""
+    """A session (token family): one login and every refresh and access token issued from it;
+    ``dpop_jkt`` is the thumbprint of the DPoP key its refresh tokens are bound to (RFC 9449 §5,
+    public clients) or None."""
 
     sid: str
     user_id: str
@@ -128,6 +130,7 @@ class SessionRecord(_FromRow):
     access_exp: float
     revoked_at: float | None
     revoked_reason: str | None
+    dpop_jkt: str | None = None
 
     def is_active(self, now: float) -> bool:
         """True when not revoked and not expired at ``now``."""
@@ -191,11 +194,12 @@ class RotateResult:
     ``outcome``: ``ok`` (rotated; ``session`` is set), ``unknown`` (no such token), ``expired``,
     ``wrong_client``, ``session_revoked`` (its family is already dead), ``reuse`` (a consumed
     token was presented: the family was revoked now, ``revoked`` lists what to mirror) or
-    ``grace`` (a consumed token presented within the grace window: a new pair was issued).
+    ``grace`` (a consumed token presented within the grace window: a new pair was issued) or
+    ``dpop_key`` (the family is bound to a DPoP key the request did not prove: nothing changed).
     """
 
     outcome: Literal[
-        "ok", "unknown", "expired", "wrong_client", "session_revoked", "reuse", "grace"
+        "ok", "unknown", "expired", "wrong_client", "session_revoked", "reuse", "grace", "dpop_key"
     ]
     session: SessionRecord | None = None
     revoked: tuple[RevocationEntry, ...] = ()

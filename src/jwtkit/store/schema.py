@@ -75,6 +75,7 @@ sessions = Table(
     Column("access_exp", Float, nullable=False),
     Column("revoked_at", Float, nullable=True),
     Column("revoked_reason", String(64), nullable=True),
+    Column("dpop_jkt", String(64), nullable=True),  # RFC 9449 §5: the family's DPoP key
     Index("ix_sessions_user", "user_id", "revoked_at"),
 )
 

@@ -134,6 +134,7 @@ class SessionStore:
         access_exp: float,
         cap: int = 0,
         policy: Literal["evict-oldest", "refuse"] = "evict-oldest",
+        dpop_jkt: str | None = None,
     ) -> tuple[SessionRecord, list[RevocationEntry]]:
         """Start a session (token family) with its first refresh token, honouring the cap.
 
@@ -141,6 +142,8 @@ class SessionStore:
             token_hash: SHA-256 hex of the refresh token (the token itself is never stored).
             cap: most active sessions of this user (0 = unlimited); at the cap the oldest are
                 revoked (``evict-oldest``) or :class:`SessionCapError` is raised (``refuse``).
+            dpop_jkt: the DPoP key thumbprint the family's refresh tokens are bound to (str) or
+                None (RFC 9449 §5).
 
         ``user`` is the record whose credentials the caller checked: the session is created only
         if, under the user row's lock, that user still exists, is enabled and has the same
@@ -162,6 +165,7 @@ class SessionStore:
             access_exp=access_exp,
             revoked_at=None,
             revoked_reason=None,
+            dpop_jkt=dpop_jkt,
         )
         evicted: list[RevocationEntry] = []
         with self._db.write() as conn:
@@ -216,6 +220,7 @@ class SessionStore:
         refresh_exp: float,
         access_exp: float,
         grace_seconds: float = 0.0,
+        dpop_jkt: str | None = None,
     ) -> RotateResult:
         """Consume a refresh token and store its successor, atomically (RFC 6749 §6, RFC 9700
         §4.14.2).
@@ -235,6 +240,10 @@ class SessionStore:
             new_hash: SHA-256 hex of the successor refresh token.
             refresh_exp / access_exp: expiries of the new pair (seconds since the epoch).
             grace_seconds: how long after its rotation a token may be presented again (float).
+            dpop_jkt: the thumbprint of the request's DPoP proof key (str) or None: a family
+                bound to a key (RFC 9449 §5) rotates only with a proof of that key (outcome
+                ``dpop_key`` otherwise, checked under the session lock before the token is
+                consumed, so the token stays usable).
 
         Returns:
             :class:`~jwtkit.store.records.RotateResult`.
@@ -249,6 +258,7 @@ class SessionStore:
                     now,
                     (refresh_exp, access_exp),
                     grace_seconds,
+                    dpop_jkt,
                 )
             )
         except _Rollback as stop:
@@ -263,6 +273,7 @@ class SessionStore:
         now: float,
         expiries: tuple[float, float],
         grace_seconds: float,
+        dpop_jkt: str | None = None,
     ) -> RotateResult:
         refresh_exp, access_exp = expiries
         db = self._db
@@ -287,6 +298,11 @@ class SessionStore:
         ).first()
         if session_row is None:
             raise _Rollback(RotateResult("session_revoked"))
+        bound = session_row.dpop_jkt
+        if bound is not None and not (
+            dpop_jkt is not None and hmac.compare_digest(bound, dpop_jkt)
+        ):
+            raise _Rollback(RotateResult("dpop_key"))
         consumed = 0
         if row.state == "active":
             consumed = conn.execute(

@@ -78,6 +78,7 @@ def password_grant(
             access_exp=access_exp,
             cap=svc.settings.session_cap,
             policy=svc.settings.session_cap_policy,
+            dpop_jkt=jkt if client.public else None,  # RFC 9449 §5: public clients
         )
     except CredentialsChangedError:  # disabled, deleted or new password since the check
         audit(

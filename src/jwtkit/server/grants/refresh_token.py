@@ -21,6 +21,7 @@ _MESSAGES = {
     "expired": "refresh token expired",
     "wrong_client": "refresh token was issued to another client",
     "session_revoked": "refresh token revoked",
+    "dpop_key": "the refresh token is bound to another DPoP key (RFC 9449 §5)",
 }
 
 
@@ -52,7 +53,7 @@ def refresh_grant(
         InvalidRequest: no refresh token.
         UnauthorizedClient: the client is not registered for the grant.
         InvalidGrant: unknown, expired, consumed, revoked or another client's token (a consumed
-            token also revokes its whole session).
+            token also revokes its whole session); a key-bound token without a proof of its key.
         InvalidScope: a scope beyond the session's.
     """
     require_grant(client, "refresh_token")
@@ -78,6 +79,7 @@ def refresh_grant(
         refresh_exp=now + svc.settings.refresh_token_ttl,
         access_exp=access_exp,
         grace_seconds=svc.settings.refresh_grace_seconds,
+        dpop_jkt=jkt,
     )
     svc.metrics.refreshes.labels(result.outcome).inc()
     if result.outcome == "reuse":
