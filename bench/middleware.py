@@ -10,7 +10,12 @@ bottleneck), with httpx, or with ``wrk`` when installed. Phases alternate open/p
 cancel drift. Prints requests/s and the median per-round ratio protected/open
 (target >= 0.85).
 
+``--dpop``: ``/open`` is the Bearer-protected endpoint and ``/protected`` the same endpoint
+under DPoP (RFC 9449 §7: ``Authorization: DPoP`` + a fresh proof per request, pre-signed by the
+load generator, the memory replay cache): the ratio is DPoP / Bearer (raw client only).
+
     .venv/bin/python bench/middleware.py [--client raw|httpx|wrk] [--seconds 3] [--rounds 3]
+    .venv/bin/python bench/middleware.py --dpop
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ AUDIENCE = "https://api.bench"
 # -- server side (runs in the child process) ---------------------------------------------------
 
 
-def serve(port: int, jwks: str, cache_size: int) -> None:
+def serve(port: int, jwks: str, cache_size: int, dpop: bool = False) -> None:
     import uvicorn
     from starlette.applications import Starlette
     from starlette.requests import Request
@@ -46,7 +51,7 @@ def serve(port: int, jwks: str, cache_size: int) -> None:
     from starlette.routing import Mount, Route
 
     from jwtkit.jwks_client import JWKSClient
-    from jwtkit.middleware import BearerGuard, access_token_verifier
+    from jwtkit.middleware import BearerGuard, DPoPPolicy, access_token_verifier
     from jwtkit.middleware.asgi import BearerAuthMiddleware
     from jwtkit.revocation import Denylist
 
@@ -73,32 +78,36 @@ def serve(port: int, jwks: str, cache_size: int) -> None:
     for i in range(10_000):
         denylist.add_jti(f"revoked-{i}", time.time() + 3600)
     verifier = access_token_verifier(client, issuer=ISSUER, audience=AUDIENCE, algorithms=["ES256"])
-    guard = BearerGuard(verifier, denylist=denylist, cache_size=cache_size)
+    policy = DPoPPolicy() if dpop else None
+    guard = BearerGuard(verifier, denylist=denylist, cache_size=cache_size, dpop=policy)
 
     async def hello(request: Request) -> JSONResponse:
         return JSONResponse({"hello": "world"})
 
     protected = Starlette(routes=[Route("/", hello)])
     protected.add_middleware(BearerAuthMiddleware, guard=guard)
+    open_app = Starlette(routes=[Route("/", hello)])
+    if dpop:  # the baseline is the same endpoint under Bearer
+        bearer = BearerGuard(verifier, denylist=denylist, cache_size=cache_size)
+        open_app.add_middleware(BearerAuthMiddleware, guard=bearer)
     # Same routing depth for both: each is a Mount of a Route.
-    app = Starlette(
-        routes=[
-            Mount("/open", Starlette(routes=[Route("/", hello)])),
-            Mount("/protected", protected),
-        ]
-    )
+    app = Starlette(routes=[Mount("/open", open_app), Mount("/protected", protected)])
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
 # -- load generators ---------------------------------------------------------------------------
 
 
-async def _raw_worker(port: int, request: bytes, deadline: float, limit: int) -> tuple[int, int]:
+async def _raw_worker(
+    port: int, request: bytes | list[bytes], deadline: float, limit: int
+) -> tuple[int, int]:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     done = errors = 0
+    if isinstance(request, list):  # one request each (DPoP proofs are single-use)
+        limit = min(limit, len(request))
     try:
         while done + errors < limit and time.perf_counter() < deadline:
-            writer.write(request)
+            writer.write(request[done + errors] if isinstance(request, list) else request)
             head = await reader.readuntil(b"\r\n\r\n")
             match = re.search(rb"(?i)content-length: *(\d+)", head)
             if match:
@@ -126,9 +135,26 @@ async def _httpx_worker(
 
 
 async def _phase(
-    kind: str, port: int, path: str, token: str | None, seconds: float, connections: int, limit: int
+    kind: str,
+    port: int,
+    path: str,
+    token: str | None,
+    seconds: float,
+    connections: int,
+    limit: int,
+    proofs: list[list[str]] | None = None,
 ) -> tuple[float, int]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if kind == "raw" and proofs is not None:  # DPoP: a pre-signed proof per request
+        base = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: DPoP {token}\r\n"
+        pools = [[f"{base}DPoP: {p}\r\n\r\n".encode() for p in conn] for conn in proofs]
+        deadline = time.perf_counter() + seconds
+        start = time.perf_counter()
+        results = await asyncio.gather(
+            *(_raw_worker(port, pool, deadline, limit) for pool in pools)
+        )
+        elapsed = time.perf_counter() - start
+        return sum(r[0] for r in results) / elapsed, sum(r[1] for r in results)
     deadline = time.perf_counter() + seconds
     start = time.perf_counter()
     if kind == "raw":
@@ -203,11 +229,21 @@ def main() -> None:
         help="send no Authorization header to /open (default: the same request bytes to both, "
         "so that only the verification differs)",
     )
+    parser.add_argument(
+        "--dpop",
+        action="store_true",
+        help="compare the endpoint under DPoP (fresh proof per request) with it under Bearer",
+    )
+    parser.add_argument(
+        "--proofs", type=int, default=400, help="--dpop: pre-signed proofs per connection per phase"
+    )
     parser.add_argument("--serve", nargs=2, metavar=("PORT", "JWKS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(int(args.serve[0]), args.serve[1], args.cache_size)
+        serve(int(args.serve[0]), args.serve[1], args.cache_size, args.dpop)
         return
+    if args.dpop and args.client != "raw":
+        sys.exit("--dpop needs the raw client")
     if args.client == "wrk" and not shutil.which("wrk"):
         sys.exit("wrk is not installed")
 
@@ -232,6 +268,15 @@ def main() -> None:
         headers={"typ": "at+jwt"},
     )
     jwks = json.dumps(KeySet([key.public()]).to_jwks())
+    client_key = Key.generate("EC", crv="P-256")
+    bound = jwtkit.encode(
+        {
+            **jwtkit.decode(token, key.public(), algorithms=["ES256"], audience=AUDIENCE),
+            "cnf": {"jkt": client_key.thumbprint()},
+        },
+        key,
+        headers={"typ": "at+jwt"},
+    )
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -245,6 +290,7 @@ def main() -> None:
             jwks,
             "--cache-size",
             str(args.cache_size),
+            *(["--dpop"] if args.dpop else []),
         ],
         env=env,
     )
@@ -262,7 +308,21 @@ def main() -> None:
         for round_no in range(args.rounds + 1):  # round 0 is a warm-up, not counted
             open_token = token if args.open_with_token else None
             phases = (("open", "/open/", open_token), ("protected", "/protected/", token))
-            for name, path, tok in phases:
+            for name, path, phase_token in phases:
+                tok = phase_token
+                proofs = None
+                if args.dpop and name == "protected":
+                    from jwtkit.dpop import make_proof
+
+                    tok = bound
+                    url = f"http://127.0.0.1:{port}{path}"
+                    proofs = [
+                        [
+                            make_proof(client_key, "GET", url, access_token=bound)
+                            for _ in range(args.proofs)
+                        ]
+                        for _ in range(args.connections)
+                    ]
                 cpu_before, t_before = _cpu_seconds(server.pid), time.perf_counter()
                 if args.client == "wrk":
                     rps, errors = _wrk_phase(port, path, tok, args.seconds, args.connections)
@@ -276,6 +336,7 @@ def main() -> None:
                             args.seconds if round_no else 1.0,
                             args.connections,
                             args.max_requests,
+                            proofs,
                         )
                     )
                 cpu = _cpu_seconds(server.pid) - cpu_before
@@ -298,6 +359,10 @@ def main() -> None:
             f"rounds={args.rounds} token_on_open={args.open_with_token} "
             f"python={sys.version.split()[0]}"
         )
+        if args.dpop:
+            print(
+                "--dpop: 'unprotected' below is the endpoint under Bearer, 'protected' under DPoP"
+            )
         print(f"unprotected {open_rps:9.0f} req/s (median)")
         print(f"protected   {prot_rps:9.0f} req/s (median; ES256, JWKSClient, 10k-entry denylist)")
         print(f"ratio       {ratio:9.2%}  (median of per-round ratios; target >= 85%)")
