@@ -22,7 +22,14 @@ from jwtkit.store.sql import RevocationEntry, SQLStore
 
 from .support import REDIS_URL, Svc
 
-RS = ("rs", "rs-secret")
+RS = ("feed-rs", "feed-rs-secret")
+
+
+@pytest.fixture
+def svc(svc: Svc) -> Svc:
+    """The shared service plus a resource-server client for the feed."""
+    svc.add_client(RS[0], secret=RS[1], grants=("client_credentials",), resource_server=True)
+    return svc
 
 
 def _events(s: Svc, since: int = 0, **params: Any) -> dict[str, Any]:
@@ -73,9 +80,14 @@ def test_feed_is_client_authenticated_and_validates_its_parameters(svc: Svc) -> 
         assert r.status_code == 401 and r.json()["error"] == "invalid_client", auth
     r = svc.http.get(url, params={"since": 0}, headers={"Authorization": "Basic d2ViOg=="})
     assert r.status_code == 401  # the public client "web" (no secret) may not read
+    svc.add_client("m2m", secret="m2m-secret", grants=("client_credentials",))
+    for path in (url, "/revocations/snapshot"):
+        params = {"since": "0"} if path == url else {}
+        r = svc.http.get(path, params=params, auth=("m2m", "m2m-secret"))
+        assert r.status_code == 403 and r.json()["error"] == "unauthorized_client"  # not an RS
     r = svc.http.get("/revocations/snapshot", auth=None)
     assert r.status_code == 401 and "www-authenticate" in r.headers
-    r = svc.http.get(url, params={"since": 0, "client_id": "rs", "client_secret": "rs-secret"})
+    r = svc.http.get(url, params={"since": 0, "client_id": RS[0], "client_secret": RS[1]})
     assert r.status_code == 400  # credentials in the query string are refused
     bad: list[Any] = [
         {},
@@ -168,13 +180,13 @@ def test_snapshot_pages_the_live_set(svc: Svc) -> None:
 @pytest.mark.parametrize("backend", ["postgresql+redis"])
 def test_two_instances_relay_each_event_once_in_order(make_svc: Any) -> None:
     first = make_svc()
+    first.add_user()
+    first.add_client()
+    first.add_client(RS[0], secret=RS[1], grants=("client_credentials",), resource_server=True)
     second = make_svc(
         redis_prefix=first.settings.redis_prefix,
         revocation_prefix=first.settings.revocation_prefix,
     )
-    first.add_user()
-    first.add_client()
-    first.add_client("rs", secret="rs-secret", grants=("client_credentials",), resource_server=True)
     keys = redis_keys(first.settings.revocation_prefix)
     sub = redis.Redis.from_url(REDIS_URL).pubsub(ignore_subscribe_messages=True)
     sub.subscribe(keys["channel"])

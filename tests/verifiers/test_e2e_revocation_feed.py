@@ -188,6 +188,7 @@ def start_service(tmp: Path, redis_url: str | None, prefix: str, **env: str) -> 
         "--secret-stdin",
         "--grant",
         "client_credentials",
+        "--resource-server",
         stdin=RS_SECRET + "\n",
     )
     service.start()

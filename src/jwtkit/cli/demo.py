@@ -565,6 +565,7 @@ def run_demo(redis_url: str | None, echo: Callable[[str], None] = print) -> bool
             "--secret-stdin",
             "--grant",
             "client_credentials",
+            "--resource-server",
             stdin=feed_secret + "\n",
         )
         service.start()

@@ -11,10 +11,11 @@
   reflected in it (:func:`jwtkit.revocation.parse_snapshot_page`).
 
 Both are advertised in the server metadata (``revocation_events_endpoint``,
-``revocation_snapshot_endpoint``) and need a confidential client's credentials in
-``Authorization: Basic`` (RFC 6749 §2.3.1), since ``sub``, ``sid`` and ``jti`` values are not
-public. Errors are RFC 6749 §5.2 JSON: 401 ``invalid_client``, 400 ``invalid_request`` for a
-malformed parameter. Pages are bounded, so a slow reader holds at most one page of memory.
+``revocation_snapshot_endpoint``) and need the credentials of a confidential client registered
+as a resource server in ``Authorization: Basic`` (RFC 6749 §2.3.1), since ``sub``, ``sid`` and
+``jti`` values are not public. Errors are RFC 6749 §5.2 JSON: 401 ``invalid_client``, 403
+``unauthorized_client`` (not a resource server), 400 ``invalid_request`` for a malformed
+parameter. Pages are bounded, so a slow reader holds at most one page of memory.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from jwtkit.server.deps import NO_STORE, services
-from jwtkit.server.oauth import InvalidRequest, client_credentials_from
+from jwtkit.server.oauth import InvalidRequest, UnauthorizedClient, client_credentials_from
 from jwtkit.server.runtime import Services
 
 __all__ = ["router"]
@@ -68,15 +69,23 @@ def _int(params: dict[str, str], name: str, default: int | None, low: int, high:
 
 
 def _authenticate(request: Request, s: Services) -> None:
-    """Require a confidential client in ``Authorization: Basic`` (credentials in the query
-    string would end up in logs, RFC 6750 §5.3).
+    """Require a confidential client registered as a resource server (``clients add
+    --resource-server``) in ``Authorization: Basic`` (credentials in the query string would end
+    up in logs, RFC 6750 §5.3).
 
     Raises:
-        InvalidClient: 401 with a Basic challenge.
+        InvalidClient: 401 with a Basic challenge. UnauthorizedClient: 403, the client is not a
+            resource server.
     """
     creds = client_credentials_from(request.headers.get("authorization"), {})
     address = request.client.host if request.client else None  # for the client-auth limits
-    s.service.authenticate_client(dataclasses.replace(creds, address=address), allow_public=False)
+    client = s.service.authenticate_client(
+        dataclasses.replace(creds, address=address), allow_public=False
+    )
+    if not client.resource_server:
+        raise UnauthorizedClient(
+            "only resource-server clients may read the revocation feed", status=403
+        )
 
 
 def _json(body: dict[str, Any]) -> Response:
