@@ -69,3 +69,11 @@ def test_mismatch_names_expected_and_found(
     else:  # escaped: no control, C1, bidi or line-separator character reaches the terminal
         assert not any(c in run.stderr.rstrip("\n") for c in "\x1b\x9b\u202e\u2028")
         assert "\\u001b" in run.stderr
+
+
+@pytest.mark.parametrize("option", ["--issuer", "--jwks"])
+def test_plain_http_off_loopback_says_allow_http(invoke: Invoke, ec: KeyFiles, option: str) -> None:
+    token = jwtkit.encode({"sub": "a", "iat": NOW}, ec.key)
+    run = invoke("verify", token, option, "http://issuer.example/x", "--now", str(NOW))
+    one_error_line(run, "usage")
+    assert "--allow-http" in run.stderr and option in run.stderr, run.stderr

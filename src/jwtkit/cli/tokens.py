@@ -413,11 +413,23 @@ def _warn_unsafe(*, leeway: float = 0.0, allow_weak_key: bool, allow_http: bool 
 
 def _remote_resolver(jwks: str | None, issuer_url: str | None, *, allow_http: bool) -> KeyResolver:
     import logging
+    from urllib.parse import urlsplit
 
-    from jwtkit.jwks_client import JWKSClient
+    from jwtkit.jwks_client import JWKSClient, _is_loopback
 
     # The client logs a warning before raising; the CLI reports the error itself, on one line.
     logging.getLogger("jwtkit.jwks_client").addHandler(logging.NullHandler())
+    option, url = ("--jwks", jwks) if jwks is not None else ("--issuer", issuer_url)
+    try:
+        parts = urlsplit(url or "")
+        plain = parts.scheme == "http" and not _is_loopback(parts.hostname)
+    except ValueError:  # a bad URL: reported below, as before
+        plain = False
+    if plain and not allow_http:
+        raise UsageError(
+            f"{option}: a plain http URL off loopback needs --allow-http "
+            "(anyone on the path could replace the keys); use https"
+        )
     try:
         if jwks is not None:
             return JWKSClient(jwks, allow_http=allow_http)
