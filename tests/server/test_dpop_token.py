@@ -219,3 +219,42 @@ def test_confidential_client_refresh_is_not_key_bound(svc: Svc) -> None:
     )
     assert again.status_code == 200, again.text
     assert _claims_of(again.json()["access_token"])["cnf"]["jkt"] == OTHER.thumbprint()
+
+
+def test_own_protected_endpoints_enforce_the_binding(svc: Svc) -> None:
+    access = _login(svc, KEY)["access_token"]
+    url = f"{svc.service.issuer}/sessions"
+    assert (
+        svc.http.get("/sessions", headers={"Authorization": f"Bearer {access}"}).status_code == 401
+    )
+    proof = _proof(svc, htm="GET", htu=url, access_token=access)
+    headers = {"Authorization": f"DPoP {access}", "DPoP": proof}
+    ok = svc.http.get("/sessions", headers=headers)
+    assert ok.status_code == 200, ok.text
+    assert len(ok.json()["sessions"]) == 1
+    assert svc.http.get("/sessions", headers=headers).status_code == 401  # replayed proof
+    other = _proof(svc, OTHER, htm="GET", htu=url, access_token=access)
+    assert (
+        svc.http.get(
+            "/sessions", headers={"Authorization": f"DPoP {access}", "DPoP": other}
+        ).status_code
+        == 401
+    )
+    no_ath = _proof(svc, htm="GET", htu=url)
+    assert (
+        svc.http.get(
+            "/sessions", headers={"Authorization": f"DPoP {access}", "DPoP": no_ath}
+        ).status_code
+        == 401
+    )
+    plain = _login(svc, None)["access_token"]
+    assert (
+        svc.http.get("/sessions", headers={"Authorization": f"Bearer {plain}"}).status_code == 200
+    )
+    unbound = _proof(svc, htm="GET", htu=url, access_token=plain)
+    assert (
+        svc.http.get(
+            "/sessions", headers={"Authorization": f"DPoP {plain}", "DPoP": unbound}
+        ).status_code
+        == 401
+    )

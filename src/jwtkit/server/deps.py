@@ -150,7 +150,10 @@ def bearer_token(request: Request) -> str:
         InvalidRequest: 400 with ``error="invalid_request"`` in the challenge when the
             credential is not a b64token (RFC 6750 §2.1, §3.1).
     """
-    token = parse_bearer(request.headers.get("authorization"))
+    scheme, _, rest = (request.headers.get("authorization") or "").strip().partition(" ")
+    dpop = scheme.lower() == "dpop"  # RFC 9449 §7: checked with its proof by bearer_principal
+    request.state.jwtkit_dpop = dpop
+    token = rest.strip() if dpop else parse_bearer(request.headers.get("authorization"))
     if token is None:
         raise BearerRequired("a bearer access token is required (RFC 6750 §2.1)")
     if _B64TOKEN.fullmatch(token) is None:
@@ -174,17 +177,29 @@ def invalid_token(exc: JWTKitError) -> InvalidToken:
 
 
 def bearer_principal(
-    token: str = Depends(bearer_token), svc: TokenService = Depends(token_service)
+    request: Request,
+    token: str = Depends(bearer_token),
+    svc: TokenService = Depends(token_service),
 ) -> Principal:
     """The verified bearer of a user session: one of this service's access tokens, not
     revoked, with a ``sid`` (a :class:`~jwtkit.middleware.Principal`).
 
     Raises:
         InvalidRequest: 401, no bearer token. InvalidToken: 401, the token does not verify, is
-            revoked or has no ``sid`` (a client_credentials token).
+            revoked or has no ``sid`` (a client_credentials token); a DPoP-bound token under
+            ``Bearer``, or under ``DPoP`` without one valid proof of its key (RFC 9449 §7).
     """
     try:
         claims = svc.verify_access_token(token)
+        svc.dpop.check_resource_request(
+            request.headers.getlist("dpop"),
+            dpop=bool(getattr(request.state, "jwtkit_dpop", False)),
+            method=request.method,
+            url=svc.issuer + request.url.path,
+            token=token,
+            claims=claims,
+            now=svc.clock(),
+        )
     except JWTKitError as exc:
         raise invalid_token(exc) from None
     if not isinstance(claims.get("sid"), str):

@@ -9,11 +9,12 @@ a proof is still bound to one request within ``max_age``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import ClassVar
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 from jwtkit.dpop import DEFAULT_ALGORITHMS, MemoryReplayCache, ReplayCache, verify_proof
-from jwtkit.errors import InvalidDPoPProofError
+from jwtkit.errors import InvalidClaimError, InvalidDPoPProofError
+from jwtkit.middleware.dpop import bound_jkt
 from jwtkit.server.oauth import OAuthError
 
 __all__ = ["ALGORITHMS", "InvalidDPoPProof", "TokenEndpointDPoP"]
@@ -78,3 +79,40 @@ class TokenEndpointDPoP:
         except InvalidDPoPProofError as exc:
             raise InvalidDPoPProof(str(exc)[:200]) from None
         return proof.jkt
+
+    def check_resource_request(
+        self,
+        proofs: Sequence[str],
+        *,
+        dpop: bool,
+        method: str,
+        url: str,
+        token: str,
+        claims: Mapping[str, Any],
+        now: float,
+    ) -> None:
+        """The service's own protected endpoints (RFC 9449 §7): a DPoP-bound token only under
+        the ``DPoP`` scheme with one valid proof of its key (``ath``, ``htm``, ``htu`` = the
+        issuer plus the path); an unbound token only under ``Bearer``.
+
+        Raises:
+            InvalidDPoPProofError: under ``DPoP``: no single valid proof, or an unbound token.
+            InvalidClaimError: a DPoP-bound token under ``Bearer`` (code ``invalid_claim``).
+        """
+        jkt = bound_jkt(claims)
+        if not dpop:
+            if jkt is not None:
+                raise InvalidClaimError("cnf", "a DPoP-bound token needs the DPoP scheme")
+            return
+        if len(proofs) != 1 or not jkt:
+            raise InvalidDPoPProofError("one DPoP proof of the token's key (cnf.jkt) is required")
+        verify_proof(
+            proofs[0],
+            htm=method,
+            htu=url,
+            access_token=token,
+            jkt=jkt,
+            replay=self.replay,
+            algorithms=self.algorithms,
+            now=now,
+        )
