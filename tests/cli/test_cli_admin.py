@@ -304,3 +304,15 @@ def test_settings_errors_one_line_per_field(admin: Admin, monkeypatch: pytest.Mo
         "should be greater than or equal to 1",
     ]
     assert "errors.pydantic.dev" not in result.stderr and "soon" not in result.stderr
+
+
+def test_clients_dpop_bound_flag(admin: Admin) -> None:
+    """``clients add --dpop-bound`` / ``update --no-dpop-bound`` (RFC 9449 §5.2)."""
+    admin("clients", "add", "m2m", "--generate", "--dpop-bound")
+    shown = json.loads(admin("clients", "show", "m2m", "--json").stdout)
+    assert shown["dpop_bound_access_tokens"] is True
+    out = admin("clients", "update", "m2m", "--no-dpop-bound").stdout
+    assert "DPoP required" not in out
+    shown = json.loads(admin("clients", "show", "m2m", "--json").stdout)
+    assert shown["dpop_bound_access_tokens"] is False
+    assert "DPoP required" in admin("clients", "update", "m2m", "--dpop-bound").stdout

@@ -258,3 +258,28 @@ def test_own_protected_endpoints_enforce_the_binding(svc: Svc) -> None:
         ).status_code
         == 401
     )
+
+
+def test_dpop_bound_client_must_send_a_proof(svc: Svc) -> None:
+    from jwtkit.server.client_secrets import generate_client_secret
+
+    secret = generate_client_secret()
+    record = svc.store.create_client(
+        "bound",
+        secret_hash=svc.service.client_secrets.hash(secret),
+        grant_types=("client_credentials",),
+        scope="read",
+        audience=None,
+        now=svc.clock(),
+        dpop_bound_access_tokens=True,
+    )
+    assert record is not None and record.dpop_bound_access_tokens
+    data = {"grant_type": "client_credentials"}
+    refused = svc.token(data, auth=("bound", secret))
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_dpop_proof"
+    ok = svc.token(data, auth=("bound", secret), headers={"DPoP": _proof(svc)})
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["token_type"] == "DPoP"
+    svc.store.update_client("bound", dpop_bound_access_tokens=False)
+    assert svc.token(data, auth=("bound", secret)).json()["token_type"] == "Bearer"

@@ -92,6 +92,7 @@ def _view(client: ClientRecord) -> dict[str, Any]:
         "scope": client.scope,
         "audience": client.audience,
         "resource_server": client.resource_server,
+        "dpop_bound_access_tokens": client.dpop_bound_access_tokens,
         "created_at": int(client.created_at),
     }
 
@@ -113,6 +114,10 @@ def clients_add(
             help="A resource server: may introspect the access tokens meant for it "
             "(aud = its id or --audience) and its own tokens (RFC 7662).",
         ),
+    ] = False,
+    dpop_bound: Annotated[
+        bool,
+        typer.Option("--dpop-bound", help="Token requests need a DPoP proof (RFC 9449 §5.2)."),
     ] = False,
     data_dir: DataDir = None,
     database_url: DatabaseURL = None,
@@ -137,6 +142,7 @@ def clients_add(
             scope=scope or (),
             audience=audience,
             resource_server=resource_server,
+            dpop_bound=dpop_bound,
         )
     typer.echo(f"added {'public' if public else 'confidential'} client {client_id}")
     _show_generated(generate, secret)
@@ -206,6 +212,14 @@ def clients_update(
             show_default=False,
         ),
     ] = None,
+    dpop_bound: Annotated[
+        bool | None,
+        typer.Option(
+            "--dpop-bound/--no-dpop-bound",
+            help="Require (or stop requiring) a DPoP proof on its token requests.",
+            show_default=False,
+        ),
+    ] = None,
     data_dir: DataDir = None,
     database_url: DatabaseURL = None,
     config: ConfigFile = None,
@@ -220,10 +234,11 @@ def clients_update(
         and not no_scope
         and audience is None
         and resource_server is None
+        and dpop_bound is None
     ):
         raise UsageError(
-            "nothing to change: give --grant, --scope, --no-scope, --audience or "
-            "--resource-server/--no-resource-server"
+            "nothing to change: give --grant, --scope, --no-scope, --audience, "
+            "--resource-server/--no-resource-server or --dpop-bound/--no-dpop-bound"
         )
     with open_admin(data_dir, database_url, config) as admin:
         client = admin.update_client(
@@ -232,11 +247,13 @@ def clients_update(
             scope=[] if no_scope else scope,
             audience=audience,
             resource_server=resource_server,
+            dpop_bound=dpop_bound,
         )
     typer.echo(
         f"updated client {client_id}: grants {' '.join(client.grant_types)}; "
         f"scope {client.scope or '(none)'}; audience {client.audience or '(the issuer)'}"
         + ("; resource server" if client.resource_server else "")
+        + ("; DPoP required" if client.dpop_bound_access_tokens else "")
     )
 
 

@@ -433,10 +433,12 @@ class AdminService:
         scope: Sequence[str] = (),
         audience: str | None = None,
         resource_server: bool = False,
+        dpop_bound: bool = False,
     ) -> ClientRecord:
         """Add an OAuth client (RFC 6749 §2.1): public when ``secret`` is None, else confidential
         with the secret stored only as a keyed hash; a weak admin-chosen secret is refused.
-        Audited ``client_added``.
+        ``dpop_bound``: its token requests need a DPoP proof (RFC 9449 §5.2). Audited
+        ``client_added``.
 
         Raises:
             InvalidValueError (also: a weak secret), AlreadyExistsError.
@@ -451,6 +453,7 @@ class AdminService:
             audience=audience,
             now=self.clock(),
             resource_server=resource_server,
+            dpop_bound_access_tokens=dpop_bound,
         )
         if client is None:
             raise AlreadyExistsError(f"client {client_id!r} already exists")
@@ -471,8 +474,10 @@ class AdminService:
         scope: Sequence[str] | None = None,
         audience: str | None = None,
         resource_server: bool | None = None,
+        dpop_bound: bool | None = None,
     ) -> ClientRecord:
-        """Change a client's grant types, scopes, audience and/or resource-server flag (None
+        """Change a client's grant types, scopes, audience, resource-server and/or DPoP flag
+        (``dpop_bound``, RFC 9449 §5.2; None
         leaves one as it is; an empty ``audience`` resets it to the issuer). Existing sessions
         keep what they were granted. Audited ``client_updated`` with the fields changed.
 
@@ -490,6 +495,7 @@ class AdminService:
             scope=scopes,
             audience=audience,
             resource_server=resource_server,
+            dpop_bound_access_tokens=dpop_bound,
         )
         if updated is None:
             raise NotFoundError(f"no client {client_id!r}")
@@ -500,6 +506,7 @@ class AdminService:
                 ("scope", scopes),
                 ("audience", audience),
                 ("resource_server", resource_server),
+                ("dpop_bound_access_tokens", dpop_bound),
             )
             if value is not None
         ]

@@ -22,7 +22,7 @@ import jwtkit
 from jwtkit.errors import JWTKitError, RevokedError
 from jwtkit.server.audit import audit
 from jwtkit.server.client_secrets import ClientSecretHasher
-from jwtkit.server.dpop import TokenEndpointDPoP
+from jwtkit.server.dpop import InvalidDPoPProof, TokenEndpointDPoP
 from jwtkit.server.grants import GRANTS, TokenRequest, client_credentials, password, refresh_token
 from jwtkit.server.keys import KeyManager
 from jwtkit.server.metrics import Metrics
@@ -349,8 +349,11 @@ class TokenService:
 
         Raises:
             KeyError: an unknown grant type (the route checks :data:`GRANT_TYPES` first).
-            OAuthError: whatever the grant raises (RFC 6749 §5.2).
+            OAuthError: whatever the grant raises (RFC 6749 §5.2); InvalidDPoPProof for a client
+                registered with ``dpop_bound_access_tokens`` that sent no proof (RFC 9449 §5.2).
         """
+        if client.dpop_bound_access_tokens and request.dpop_jkt is None:
+            raise InvalidDPoPProof("this client must send a DPoP proof (dpop_bound_access_tokens)")
         return GRANTS[grant](self, client, request)
 
     def password_grant(

@@ -89,9 +89,11 @@ class ClientStore:
         audience: str | None,
         now: float,
         resource_server: bool = False,
+        dpop_bound_access_tokens: bool = False,
     ) -> ClientRecord | None:
         """Insert a client (public when ``secret_hash`` is None; ``resource_server`` may
-        introspect, confidential clients only); None when the id is taken."""
+        introspect, confidential clients only; ``dpop_bound_access_tokens`` requires DPoP,
+        RFC 9449 §5.2); None when the id is taken."""
         record = ClientRecord(
             client_id=client_id,
             secret_hash=secret_hash,
@@ -101,6 +103,7 @@ class ClientStore:
             audience=audience,
             created_at=now,
             resource_server=resource_server and secret_hash is not None,
+            dpop_bound_access_tokens=dpop_bound_access_tokens,
         )
         self.invalidate(client_id)
         try:
@@ -139,9 +142,10 @@ class ClientStore:
         scope: Sequence[str] | str | None = None,
         audience: str | None = None,
         resource_server: bool | None = None,
+        dpop_bound_access_tokens: bool | None = None,
     ) -> ClientRecord | None:
-        """Change a client's secret hash, grant types, scope, audience and/or resource-server
-        flag (None leaves a field as it is; ``audience=""`` resets it to the default). Returns
+        """Change a client's secret hash, grant types, scope, audience, resource-server and/or
+        DPoP flag (None leaves a field as it is; ``audience=""`` resets it to the default). Returns
         the updated client, or None when there is no client ``client_id``."""
         values: dict[str, Any] = {}
         if secret_hash is not None:
@@ -154,6 +158,8 @@ class ClientStore:
             values["audience"] = audience or None
         if resource_server is not None:
             values["resource_server"] = resource_server
+        if dpop_bound_access_tokens is not None:
+            values["dpop_bound_access_tokens"] = dpop_bound_access_tokens
         self.invalidate(client_id)
         with self._db.write() as conn:
             if values:

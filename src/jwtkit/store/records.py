@@ -75,7 +75,8 @@ class UserRecord:
 class ClientRecord:
     """An OAuth client (RFC 6749 §2): ``secret_hash`` is None for public clients;
     ``resource_server`` (bool) lets a confidential client introspect the tokens meant for it
-    (RFC 7662 §2.1)."""
+    (RFC 7662 §2.1); ``dpop_bound_access_tokens`` (bool) makes its token requests need a DPoP
+    proof (RFC 9449 §5.2)."""
 
     client_id: str
     secret_hash: str | None = field(repr=False)
@@ -85,6 +86,7 @@ class ClientRecord:
     audience: str | None
     created_at: float
     resource_server: bool = False
+    dpop_bound_access_tokens: bool = False
 
     @classmethod
     def from_row(cls, row: Any) -> ClientRecord:
@@ -98,6 +100,7 @@ class ClientRecord:
             audience=row.audience,
             created_at=row.created_at,
             resource_server=bool(getattr(row, "resource_server", False)),
+            dpop_bound_access_tokens=bool(getattr(row, "dpop_bound_access_tokens", False)),
         )
 
     def to_row(self) -> dict[str, Any]:
@@ -111,6 +114,7 @@ class ClientRecord:
             "audience": self.audience,
             "created_at": self.created_at,
             "resource_server": self.resource_server,
+            "dpop_bound_access_tokens": self.dpop_bound_access_tokens,
         }
 
 

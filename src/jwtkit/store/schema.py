@@ -60,6 +60,9 @@ clients = Table(
     Column("created_at", Float, nullable=False),
     # May introspect tokens whose audience it is (RFC 7662 §2.1, §4; migration 0003).
     Column("resource_server", Boolean, nullable=False, default=False, server_default=false()),
+    Column(
+        "dpop_bound_access_tokens", Boolean, nullable=False, default=False, server_default=false()
+    ),
 )
 
 sessions = Table(

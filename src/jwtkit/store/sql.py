@@ -177,6 +177,7 @@ class SQLStore:
         audience: str | None,
         now: float,
         resource_server: bool = False,
+        dpop_bound_access_tokens: bool = False,
     ) -> ClientRecord | None:
         """See :meth:`ClientStore.add`."""
         return self.clients.add(
@@ -187,6 +188,7 @@ class SQLStore:
             audience=audience,
             now=now,
             resource_server=resource_server,
+            dpop_bound_access_tokens=dpop_bound_access_tokens,
         )
 
     def get_client(self, client_id: str) -> ClientRecord | None:
