@@ -5,6 +5,7 @@ jwtkit's middleware with it (Authorization: DPoP + its proof with ath)."""
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 import pytest
 import requests
@@ -71,3 +72,19 @@ def test_requests_oauth2client_client_credentials_with_dpop(svc: Svc) -> None:
         print("requests-oauth2client:", token.token_type, introspected["cnf"], ok.json())
     finally:
         thread.stop()
+
+
+def test_requests_oauth2client_retries_with_the_server_nonce(make_svc: Any) -> None:
+    s: Svc = make_svc(dpop_nonce_secret="n" * 40)
+    s.add_client("rs", secret="rs-secret", grants=("client_credentials",), scope="read")
+    client = OAuth2Client(
+        token_endpoint=f"{s.url}/token",
+        client_id="rs",
+        client_secret="rs-secret",
+        dpop_bound_access_tokens=True,
+        testing=True,
+    )
+    token = client.client_credentials(scope="read")
+    assert isinstance(token, DPoPToken)
+    assert token.dpop_key.as_nonce  # it learnt the nonce from use_dpop_nonce and retried
+    print("requests-oauth2client nonce retry:", token.token_type, "nonce", token.dpop_key.as_nonce)

@@ -283,3 +283,17 @@ def test_dpop_bound_client_must_send_a_proof(svc: Svc) -> None:
     assert ok.json()["token_type"] == "DPoP"
     svc.store.update_client("bound", dpop_bound_access_tokens=False)
     assert svc.token(data, auth=("bound", secret)).json()["token_type"] == "Bearer"
+
+
+def test_server_nonce_required_then_retry(make_svc: Any) -> None:
+    s: Svc = make_svc(dpop_nonce_secret="n" * 40)
+    s.add_client("rs", secret="rs-secret", grants=("client_credentials",), scope="read")
+    first = _cc(s, [_proof(s)])
+    assert first.status_code == 400, first.text
+    assert first.json()["error"] == "use_dpop_nonce"
+    nonce = first.headers["dpop-nonce"]
+    assert _cc(s, [_proof(s, nonce="x" * 32)]).json()["error"] == "use_dpop_nonce"
+    retry = _cc(s, [_proof(s, nonce=nonce)])
+    assert retry.status_code == 200, retry.text
+    assert retry.json()["token_type"] == "DPoP"
+    assert _cc(s, []).json()["token_type"] == "Bearer"  # no proof: nonces do not apply

@@ -12,12 +12,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from jwtkit.dpop import DEFAULT_ALGORITHMS, MemoryReplayCache, ReplayCache, verify_proof
-from jwtkit.errors import InvalidClaimError, InvalidDPoPProofError
+from jwtkit.dpop import (
+    DEFAULT_ALGORITHMS,
+    DPoPNonces,
+    MemoryReplayCache,
+    ReplayCache,
+    verify_proof,
+)
+from jwtkit.errors import InvalidClaimError, InvalidDPoPProofError, UseDPoPNonceError
 from jwtkit.middleware.dpop import bound_jkt
 from jwtkit.server.oauth import OAuthError
 
-__all__ = ["ALGORITHMS", "InvalidDPoPProof", "TokenEndpointDPoP"]
+__all__ = ["ALGORITHMS", "InvalidDPoPProof", "TokenEndpointDPoP", "UseDPoPNonce"]
 
 ALGORITHMS: tuple[str, ...] = DEFAULT_ALGORITHMS
 """The proof ``alg`` values the token endpoint accepts (metadata
@@ -32,6 +38,14 @@ class InvalidDPoPProof(OAuthError):
     status = 400
 
 
+class UseDPoPNonce(OAuthError):
+    """``use_dpop_nonce`` (RFC 9449 §8): the proof lacks a current server nonce; the response's
+    ``DPoP-Nonce`` header carries a fresh one to retry with."""
+
+    error: ClassVar[str] = "use_dpop_nonce"
+    status = 400
+
+
 class TokenEndpointDPoP:
     """Checks the ``DPoP`` header of token requests.
 
@@ -39,6 +53,7 @@ class TokenEndpointDPoP:
         token_endpoint: the token endpoint's URL (str), the proofs' expected ``htu``.
         replay: the ``jti`` cache (default a new :class:`~jwtkit.dpop.MemoryReplayCache`).
         algorithms: allowed proof algs.
+        nonces: server nonces (:class:`~jwtkit.dpop.DPoPNonces`) every proof must carry, or None.
     """
 
     def __init__(
@@ -47,7 +62,9 @@ class TokenEndpointDPoP:
         *,
         replay: ReplayCache | None = None,
         algorithms: Sequence[str] = ALGORITHMS,
+        nonces: DPoPNonces | None = None,
     ) -> None:
+        self.nonces = nonces
         self.token_endpoint = token_endpoint
         self.replay = replay if replay is not None else MemoryReplayCache()
         self.algorithms = tuple(algorithms)
@@ -62,6 +79,7 @@ class TokenEndpointDPoP:
 
         Raises:
             InvalidDPoPProof: several headers, or a proof that fails a check of §4.3.
+            UseDPoPNonce: nonces are on and the proof has no current one (with ``DPoP-Nonce``).
         """
         if not proofs:
             return None
@@ -75,7 +93,11 @@ class TokenEndpointDPoP:
                 replay=self.replay,
                 algorithms=self.algorithms,
                 now=now,
+                nonce=self.nonces,
             )
+        except UseDPoPNonceError as exc:
+            assert self.nonces is not None
+            raise UseDPoPNonce(str(exc), headers={"DPoP-Nonce": self.nonces.issue(now)}) from None
         except InvalidDPoPProofError as exc:
             raise InvalidDPoPProof(str(exc)[:200]) from None
         return proof.jkt

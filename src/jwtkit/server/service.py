@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import jwtkit
+from jwtkit.dpop import DPoPNonces
 from jwtkit.errors import JWTKitError, RevokedError
 from jwtkit.server.audit import audit
 from jwtkit.server.client_secrets import ClientSecretHasher
@@ -130,7 +131,13 @@ class TokenService:
         self.metrics = metrics or Metrics()
         self.clock = clock
         self.issuer = settings.effective_issuer
-        self.dpop = TokenEndpointDPoP(f"{self.issuer}/token")
+        nonce_secret = settings.dpop_nonce_secret
+        self.dpop = TokenEndpointDPoP(
+            f"{self.issuer}/token",
+            nonces=None
+            if nonce_secret is None
+            else DPoPNonces(nonce_secret.get_secret_value().encode()),
+        )
         self.password_admission = HashAdmission(max_waiting=settings.password_hash_queue)
         self.secret_cache = VerifiedSecretCache(settings.client_secret_cache_seconds)
         self._verifier: jwtkit.Verifier | None = None

@@ -186,6 +186,13 @@ class Settings(BaseSettings):
         description="Server-side key of the client-secret HMAC (env JWTKIT_CLIENT_SECRET_PEPPER); "
         "unset: client secrets are stored as SHA-256 (they are 256-bit random values).",
     )
+    dpop_nonce_secret: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        description="Key of the stateless DPoP server nonces (RFC 9449 §8; env "
+        "JWTKIT_DPOP_NONCE_SECRET, 32+ characters, the same on every instance); set: every DPoP "
+        "proof at the token endpoint must carry a current nonce (use_dpop_nonce otherwise).",
+    )
     client_secret_cache_seconds: float = Field(
         default=300.0,
         ge=0,
