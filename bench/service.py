@@ -146,7 +146,7 @@ def jwtkit_serve(
         env["JWTKIT_REVOCATION_PREFIX"] = env["JWTKIT_REDIS_PREFIX"] + ":rev"
     secret = secrets.token_urlsafe(32)
     cli(env, "users", "add", "bench", "--password-stdin", stdin="bench-password\n")
-    cli(env, "clients", "add", "web", "--public")
+    cli(env, "clients", "add", "web", "--public", "--grant", "password", "--grant", "refresh_token")
     cli(
         env,
         "clients",

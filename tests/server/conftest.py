@@ -141,3 +141,6 @@ def server_proc(tmp_path: Path, server_env: dict[str, str]) -> Iterator[ServerPr
     proc = ServerProcess(tmp_path / "data", server_env)
     yield proc
     proc.kill()
+
+
+from .oidc_support import op  # noqa: E402, F401 - the shared OpenID Connect provider fixture

@@ -271,7 +271,17 @@ def test_forwarded_for_counts_only_from_trusted_proxies(
     env = {**server_env, "JWTKIT_LOGIN_MAX_FAILURES_PER_ADDRESS": "3"}
     if trusted is not None:
         env["JWTKIT_FORWARDED_ALLOW_IPS"] = trusted
-    jwtkit_cmd("clients", "add", "web", "--public", env=env)
+    jwtkit_cmd(
+        "clients",
+        "add",
+        "web",
+        "--public",
+        "--grant",
+        "password",
+        "--grant",
+        "refresh_token",
+        env=env,
+    )
     proc = ServerProcess(tmp_path / "data", env)
     proc.start()
     try:

@@ -112,7 +112,12 @@ def test_openapi_documents_every_endpoint(svc: Svc) -> None:
         assert required in schemas[ref]["required"]
         assert spec["paths"][path]["post"]["security"]
     grant = schemas["TokenForm"]["properties"]["grant_type"]
-    assert set(grant["enum"]) == {"password", "refresh_token", "client_credentials"}
+    assert set(grant["enum"]) == {
+        "authorization_code",
+        "password",
+        "refresh_token",
+        "client_credentials",
+    }
     assert spec["paths"]["/sessions"]["get"]["security"] == [{"bearerAuth": []}]
 
 

@@ -14,6 +14,9 @@ from jwtkit.server import Settings, build_services
 
 from .support import FAST_HASH_ENV
 
+#: The password grant is legacy and never a default: clients that use it say so.
+LEGACY = ("--grant", "password", "--grant", "refresh_token")
+
 runner = CliRunner()
 
 
@@ -55,7 +58,7 @@ def test_users_clients_sessions_keys(data_dir: Path) -> None:
     run(data_dir, "users", "set-password", "alice", "--password-stdin", input="new-pw-1\n")
     run(data_dir, "users", "set-password", "nobody", "--password-stdin", input="x\n", code=1)
 
-    run(data_dir, "clients", "add", "web", "--public", "--scope", "read")
+    run(data_dir, "clients", "add", "web", "--public", "--scope", "read", *LEGACY)
     run(
         data_dir,
         "clients",
@@ -72,7 +75,7 @@ def test_users_clients_sessions_keys(data_dir: Path) -> None:
     run(data_dir, "clients", "add", "x", "--public", "--grant", "implicit", code=2)
     clients = json.loads(run(data_dir, "clients", "list", "--json").output)
     assert {c["client_id"]: c["grant_types"] for c in clients} == {
-        "api": ["password", "refresh_token", "client_credentials"],
+        "api": ["client_credentials"],  # the password grant is never a default
         "web": ["password", "refresh_token"],
     }
     assert "confidential" in run(data_dir, "clients", "list").output
@@ -106,10 +109,16 @@ def test_users_clients_sessions_keys(data_dir: Path) -> None:
     assert json.loads(run(data_dir, "users", "list", "--json").output)[1]["disabled"] is True
 
     keys = json.loads(run(data_dir, "keys", "list", "--json").output)
-    assert [k["state"] for k in keys] == ["current"]
+    assert sorted((k["purpose"], k["alg"], k["state"]) for k in keys) == [
+        ("access", "ES256", "current"),
+        ("id_token", "RS256", "current"),
+    ]
     assert "published" in run(data_dir, "keys", "rotate", "--delay", "60", "--alg", "EdDSA").output
     keys = json.loads(run(data_dir, "keys", "list", "--json").output)
-    assert sorted(k["state"] for k in keys) == ["current", "next"]
+    assert sorted(k["state"] for k in keys if k["purpose"] == "access") == ["current", "next"]
+    run(data_dir, "keys", "rotate", "--delay", "60")  # without --alg both families rotate
+    keys = json.loads(run(data_dir, "keys", "list", "--json").output)
+    assert sorted(k["state"] for k in keys if k["purpose"] == "id_token") == ["current", "next"]
     assert "signing keys" in run(data_dir, "keys", "list").output
     run(data_dir, "keys", "rotate", "--delay", "-1", code=2)
     run(data_dir, "keys", "rotate", "--alg", "none", code=2)
@@ -159,7 +168,7 @@ def test_audit_drops_credential_fields_and_formats_json(caplog: pytest.LogCaptur
 
 def test_set_password_end_sessions(data_dir: Path) -> None:
     run(data_dir, "users", "add", "dave", "--password-stdin", input="old-pw-1\n")
-    run(data_dir, "clients", "add", "web", "--public")
+    run(data_dir, "clients", "add", "web", "--public", *LEGACY)
     services = build_services(
         Settings(
             data_dir=data_dir,
@@ -208,3 +217,56 @@ def test_key_cache_must_not_outlive_the_retire_margin() -> None:
     with pytest.raises(ValidationError, match="key_retire_margin"):
         Settings(key_cache_seconds=61, key_retire_margin=60)
     assert Settings(key_cache_seconds=60, key_retire_margin=60).key_cache_seconds == 60
+
+
+def test_oidc_registration_options(data_dir: Path) -> None:
+    run(
+        data_dir,
+        *("users", "add", "alice", "--password-stdin", "--email", "alice@example.com"),
+        *("--name", "Alice Liddell"),
+        input="alice-pw-1\n",
+    )
+    shown = json.loads(run(data_dir, "users", "show", "alice", "--json").output)
+    assert (shown["email"], shown["name"]) == ("alice@example.com", "Alice Liddell")
+    run(data_dir, "users", "set-claims", "alice", "--name", "Alice L.")
+    listed = json.loads(run(data_dir, "users", "list", "--json").output)
+    assert (listed[0]["email"], listed[0]["name"]) == ("alice@example.com", "Alice L.")
+    run(
+        data_dir,
+        "users",
+        "add",
+        "x",
+        "--password-stdin",
+        "--email",
+        "no-at",
+        input="pw-12345\n",
+        code=2,
+    )
+    out = run(
+        data_dir,
+        *("clients", "add", "app", "--secret-stdin", "--scope", "openid profile"),
+        *("--redirect-uri", "https://app.example/cb", "--redirect-uri", "http://127.0.0.1/cb"),
+        *("--post-logout-redirect-uri", "https://app.example/"),
+        *("--backchannel-logout-uri", "https://app.example/bcl", "--first-party"),
+        input="Zr8Kq2Wm5Xt9Lp3Vn7Bc1Hd4Gf6Js0Ya\n",
+    ).output
+    assert "authorization_code refresh_token client_credentials" in out
+    app = json.loads(run(data_dir, "clients", "show", "app", "--json").output)
+    assert app["redirect_uris"] == ["https://app.example/cb", "http://127.0.0.1/cb"]
+    assert app["post_logout_redirect_uris"] == ["https://app.example/"]
+    assert app["backchannel_logout_uri"] == "https://app.example/bcl"
+    assert app["first_party"] is True and app["require_pushed_authorization_requests"] is False
+    assert "https://app.example/cb" in run(data_dir, "clients", "list").output
+    for bad in (
+        "http://app.example/cb",  # http only on loopback
+        "https://app.example/cb#frag",
+        "https://user@app.example/cb",
+        "javascript:alert(1)",
+        "/relative",
+    ):
+        run(data_dir, "clients", "add", "bad", "--public", "--redirect-uri", bad, code=2)
+    run(data_dir, "clients", "add", "bad", "--public", "--grant", "authorization_code", code=2)
+    run(data_dir, "clients", "add", "nothing", "--public", code=2)  # no grant, no redirect URI
+    assert {
+        c["client_id"] for c in json.loads(run(data_dir, "clients", "list", "--json").output)
+    } == {"app"}

@@ -63,7 +63,10 @@ def setup_principals(env: dict[str, str]) -> None:
         env=env,
         stdin="correct horse\n",
     )
-    jwtkit_cmd("clients", "add", "web", "--public", "--scope", "read write", env=env)
+    jwtkit_cmd(
+        "clients", "add", "web", "--public", "--scope", "read write", "--grant", "password",
+        "--grant", "refresh_token", env=env,
+    )  # fmt: skip
     jwtkit_cmd(
         "clients",
         "add",
@@ -197,7 +200,10 @@ def test_crash_and_restart_keeps_everything(server_proc: Any, e2e_env: Any) -> N
     )
     assert len(sessions) == 2  # kept + rotated; the revoked one is gone
     keys = json.loads(jwtkit_cmd("keys", "list", "--json", env=server_proc.env).stdout)
-    assert {k["kid"]: k["state"] for k in keys} == {old_kid: "retired", new_kid: "current"}
+    access = {k["kid"]: k["state"] for k in keys if k["purpose"] == "access"}
+    assert access == {old_kid: "retired", new_kid: "current"}
+    # The ID-token family (RS256) rotated with it (keys rotate without --alg).
+    assert sorted(k["state"] for k in keys if k["purpose"] == "id_token") == ["current", "retired"]
     # Old tokens still verify through the JWK Set; revocations survived.
     decode(url, kept["access_token"])
     decode(url, rotated["access_token"])

@@ -335,7 +335,7 @@ def test_key_rotation(svc: Svc) -> None:
     assert svc.introspect(old["access_token"])["active"] is True
     # After its last token's exp plus the margin the retired key is gone.
     svc.clock.advance(svc.settings.access_token_ttl + svc.settings.key_retire_margin + 1)
-    kids = [k["kid"] for k in svc.jwks()["keys"]]
+    kids = [k["kid"] for k in svc.jwks()["keys"] if k["alg"] == "ES256"]  # access-token keys
     assert kids == [record.kid]
     with pytest.raises((KeyNotFoundError, InvalidSignatureError)):
         jwtkit.decode(
@@ -351,13 +351,16 @@ def test_jwks_and_discovery(svc: Svc) -> None:
     r = svc.http.get("/.well-known/jwks.json")
     assert r.headers["cache-control"] == "public, max-age=300"
     for key in r.json()["keys"]:
-        assert "d" not in key and key["use"] == "sig" and key["alg"] == "ES256"
+        # Access-token keys (ES256) and the ID-token family (RS256, OIDC Core §15.1).
+        assert "d" not in key and key["use"] == "sig" and key["alg"] in ("ES256", "RS256")
+    assert {k["alg"] for k in r.json()["keys"]} == {"ES256", "RS256"}
     for path in ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"):
         meta = svc.http.get(path).json()
         assert meta["issuer"] == svc.url
         assert meta["token_endpoint"] == f"{svc.url}/token"
         assert meta["jwks_uri"] == f"{svc.url}/.well-known/jwks.json"
         assert set(meta["grant_types_supported"]) == {
+            "authorization_code",
             "password",
             "refresh_token",
             "client_credentials",
@@ -475,7 +478,8 @@ def test_two_instances_share_state(make_svc: Any, fake_clock: Any) -> None:
     a.add_client()
     a.add_client("rs", secret="rs-secret", grants=("client_credentials",), resource_server=True)
     # Only one instance created a signing key.
-    assert [k.state for k in a.store.list_keys()] == ["current"]
+    assert [k.state for k in a.store.list_keys("access")] == ["current"]
+    assert [k.state for k in a.store.list_keys("id_token")] == ["current"]
     tokens = a.login()
     assert b.introspect(tokens["access_token"])["active"] is True
     second = b.refresh(tokens["refresh_token"]).json()  # rotate on B ...

@@ -441,7 +441,17 @@ def test_serve_workers_share_limits_and_revocations(
         "JWTKIT_LOGIN_MAX_FAILURES_PER_USER": "3",
     }
     jwtkit_cmd("users", "add", "alice", "--password-stdin", env=env, stdin="pw-alice-long\n")
-    jwtkit_cmd("clients", "add", "web", "--public", env=env)
+    jwtkit_cmd(
+        "clients",
+        "add",
+        "web",
+        "--public",
+        "--grant",
+        "password",
+        "--grant",
+        "refresh_token",
+        env=env,
+    )
     proc = ServerProcess(tmp_path / "data", env)
     proc.start()
     try:

@@ -26,6 +26,7 @@ from jwtkit.cli._admin import (
 from jwtkit.cli._common import UsageError
 
 if TYPE_CHECKING:
+    from jwtkit.store.registrations import ClientRegistration
     from jwtkit.store.sql import ClientRecord
 
 __all__ = ["register"]
@@ -64,7 +65,8 @@ Grants = Annotated[
     list[str] | None,
     typer.Option(
         "--grant",
-        help="Allowed grant type: password, refresh_token, client_credentials (repeatable).",
+        help="Allowed grant type: authorization_code, refresh_token, client_credentials, "
+        "password (legacy) (repeatable).",
         show_default=False,
     ),
 ]
@@ -81,10 +83,47 @@ Audience = Annotated[
     typer.Option(help="aud of its access tokens (default the issuer).", show_default=False),
 ]
 
+RedirectURIs = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--redirect-uri",
+        help="Exact redirect URI for the authorization code flow (repeatable): https, "
+        "http on 127.0.0.1/[::1] (any port matches), or com.example.app:/path.",
+        show_default=False,
+    ),
+]
+LogoutURIs = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--post-logout-redirect-uri",
+        help="Where RP-initiated logout may return the browser (repeatable).",
+        show_default=False,
+    ),
+]
+BackchannelURI = Annotated[
+    str | None,
+    typer.Option(
+        "--backchannel-logout-uri",
+        help="Where logout tokens are POSTed when a user's browser session ends.",
+        show_default=False,
+    ),
+]
+FirstParty = Annotated[bool, typer.Option("--first-party", help="Trusted client: no consent page.")]
+RequirePAR = Annotated[
+    bool,
+    typer.Option("--require-par", help="Authorization requests must be pushed (RFC 9126)."),
+]
+IdTokenAlg = Annotated[
+    str | None,
+    typer.Option(
+        "--id-token-alg", help="alg of its ID tokens (default RS256).", show_default=False
+    ),
+]
+
 clients_app = typer.Typer(help="Manage OAuth clients.", no_args_is_help=True)
 
 
-def _view(client: ClientRecord) -> dict[str, Any]:
+def _view(client: ClientRecord, registration: ClientRegistration) -> dict[str, Any]:
     return {
         "client_id": client.client_id,
         "public": client.public,
@@ -94,6 +133,14 @@ def _view(client: ClientRecord) -> dict[str, Any]:
         "resource_server": client.resource_server,
         "dpop_bound_access_tokens": client.dpop_bound_access_tokens,
         "created_at": int(client.created_at),
+        "redirect_uris": list(registration.redirect_uris),
+        "post_logout_redirect_uris": list(registration.post_logout_redirect_uris),
+        "backchannel_logout_uri": registration.backchannel_logout_uri,
+        "first_party": registration.first_party,
+        "require_pushed_authorization_requests": (
+            registration.require_pushed_authorization_requests
+        ),
+        "id_token_signed_response_alg": registration.id_token_signed_response_alg,
     }
 
 
@@ -119,6 +166,12 @@ def clients_add(
         bool,
         typer.Option("--dpop-bound", help="Token requests need a DPoP proof (RFC 9449 §5.2)."),
     ] = False,
+    redirect_uri: RedirectURIs = None,
+    post_logout_redirect_uri: LogoutURIs = None,
+    backchannel_logout_uri: BackchannelURI = None,
+    first_party: FirstParty = False,
+    require_par: RequirePAR = False,
+    id_token_alg: IdTokenAlg = None,
     data_dir: DataDir = None,
     database_url: DatabaseURL = None,
     config: ConfigFile = None,
@@ -127,24 +180,45 @@ def clients_add(
 
     A confidential client's secret is generated (--generate, printed once) or comes from stdin
     (--secret-stdin) or a prompt; a chosen one must be random (32+ characters, ~128 bits). It
-    is stored only as a keyed hash. Default grants: password and refresh_token, plus
-    client_credentials for a confidential client.
+    is stored only as a keyed hash. Default grants: authorization_code and refresh_token when a
+    --redirect-uri is given, plus client_credentials for a confidential client. The password
+    grant is legacy (RFC 9700 §2.4) and only given with --grant password.
     """
     if public and (secret_stdin or generate or resource_server):
         raise UsageError("--public excludes --secret-stdin, --generate and --resource-server")
     with open_admin(data_dir, database_url, config) as admin:
-        admin.check_new_client(client_id, public=public, grant_types=grant)
+        grants = admin.check_new_client(
+            client_id, public=public, grant_types=grant, redirect_uris=redirect_uri or ()
+        )
         secret = None if public else _new_secret(generate, secret_stdin, "Client secret")
         admin.add_client(
             client_id,
             secret=secret,
-            grant_types=grant,
+            grant_types=grants,
             scope=scope or (),
             audience=audience,
             resource_server=resource_server,
             dpop_bound=dpop_bound,
         )
-    typer.echo(f"added {'public' if public else 'confidential'} client {client_id}")
+        oidc = redirect_uri or post_logout_redirect_uri or backchannel_logout_uri
+        if oidc or first_party or require_par or id_token_alg or "authorization_code" in grants:
+            try:
+                admin.register_client(
+                    client_id,
+                    redirect_uris=redirect_uri or (),
+                    post_logout_redirect_uris=post_logout_redirect_uri or (),
+                    backchannel_logout_uri=backchannel_logout_uri,
+                    first_party=first_party,
+                    require_pushed_authorization_requests=require_par,
+                    id_token_signed_response_alg=id_token_alg,
+                )
+            except Exception:
+                admin.remove_client(client_id)
+                raise
+    typer.echo(
+        f"added {'public' if public else 'confidential'} client {client_id} "
+        f"(grants {' '.join(grants)})"
+    )
     _show_generated(generate, secret)
 
 
@@ -158,20 +232,22 @@ def clients_list(
 ) -> None:
     """List clients (never their secret hashes)."""
     with open_admin(data_dir, database_url, config) as admin:
-        data = [_view(c) for c in admin.list_clients()]
+        data = [_view(c, admin.registration(c.client_id)) for c in admin.list_clients()]
     if as_json:
         typer.echo(json.dumps(data))
         return
     print_table(
         "clients",
-        ["client_id", "type", "grants", "scope", "audience"],
+        ["client_id", "type", "grants", "scope", "audience", "redirect URIs"],
         [
             [
                 d["client_id"],
-                "public" if d["public"] else "confidential",
+                ("public" if d["public"] else "confidential")
+                + (", first party" if d["first_party"] else ""),
                 " ".join(d["grant_types"]),
                 d["scope"],
                 d["audience"] or "-",
+                " ".join(d["redirect_uris"]) or "-",
             ]
             for d in data
         ],
@@ -189,7 +265,7 @@ def clients_show(
 ) -> None:
     """Show one client (never its secret hash)."""
     with open_admin(data_dir, database_url, config) as admin:
-        data = _view(admin.client(client_id))
+        data = _view(admin.client(client_id), admin.registration(client_id))
     print_record(data, as_json=as_json, times=("created_at",))
 
 

@@ -13,8 +13,9 @@ Everything runs on loopback ports chosen by the OS:
 
 Each verifier finds the service's keys through its metadata (RFC 8414) and JWK Set, and keeps a
 revocation denylist in sync with the service's revocation feed (and Redis when given): the walk
-is the same with and without Redis. The walk: log in, call A through the gateway, A calls B, a
-missing scope is refused (403), log out, and every service refuses the token within a second;
+is the same with and without Redis. The walk: sign in on the login page (authorization code +
+PKCE; the legacy password grant is off for the demo client), call A through the gateway, A calls
+B, a missing scope is refused (403), log out, and every service refuses the token within a second;
 then an admin revocation from the CLI, run in a shell with no Redis setting, is refused by every
 service within a second too.
 The command stops by itself (every wait is bounded) and exits 0 when every step went as expected.
@@ -24,8 +25,12 @@ The building blocks (:class:`TokenServiceProcess`, the app factories) are reused
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import html as htmllib
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -38,6 +43,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import parse_qs, urlsplit
 
 import typer
 
@@ -56,6 +62,7 @@ __all__ = [
 AUDIENCE = "https://api.demo"
 USER, PASSWORD = "alice", "correct horse battery staple"
 CLIENT_ID, CLIENT_SECRET = "demo-web", secrets.token_urlsafe(32)  # one per run
+REDIRECT_URI = "http://127.0.0.1/demo/callback"  # loopback: any port matches (RFC 8252 §7.3)
 
 
 def free_port() -> int:
@@ -451,19 +458,56 @@ def _poll_refused(
     return None
 
 
+def _hidden_fields(html: str) -> dict[str, str]:
+    fields = {}
+    for tag in re.findall(r"<input[^>]*>", html):
+        name = re.search(r'name="([^"]*)"', tag)
+        value = re.search(r'value="([^"]*)"', tag)
+        if name:
+            fields[name.group(1)] = htmllib.unescape(value.group(1)) if value else ""
+    return fields
+
+
 def _login(http: httpx.Client, issuer: str) -> httpx.Response:
-    """The demo user's password grant at ``issuer`` (returns the httpx response)."""
+    """Sign the demo user in at ``issuer`` as a browser would: ``GET /authorize`` (code + PKCE
+    S256), the login form (its CSRF cookie sent back), then the code at ``/token``. Returns the
+    token response (httpx.Response)."""
+    verifier = secrets.token_urlsafe(48)
+    digest = hashlib.sha256(verifier.encode()).digest()
+    query = {
+        "response_type": "code",
+        "client_id": CLIENT_ID,
+        "redirect_uri": REDIRECT_URI,
+        "scope": "openid orders:read inventory:read",
+        "state": secrets.token_urlsafe(8),
+        "code_challenge": base64.urlsafe_b64encode(digest).rstrip(b"=").decode(),
+        "code_challenge_method": "S256",
+    }
+    page = http.get(issuer + "/authorize", params=query)
+    # The cookies are Secure (__Host-); send them back by hand, as Chromium does on 127.0.0.1.
+    cookies = "; ".join(c.split(";", 1)[0] for c in page.headers.get_list("set-cookie"))
+    form = {**_hidden_fields(page.text), "username": USER, "password": PASSWORD}
+    done = http.post(issuer + "/login", data=form, headers={"cookie": cookies})
+    code = parse_qs(urlsplit(done.headers.get("location", "")).query).get("code", [""])[0]
     return http.post(
         issuer + "/token",
         data={
-            "grant_type": "password",
-            "username": USER,
-            "password": PASSWORD,
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-            "scope": "orders:read inventory:read",
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT_URI,
+            "code_verifier": verifier,
         },
+        auth=(CLIENT_ID, CLIENT_SECRET),
     )
+
+
+def _password_grant_refused(http: httpx.Client, issuer: str) -> str:
+    r = http.post(
+        issuer + "/token",
+        data={"grant_type": "password", "username": USER, "password": PASSWORD},
+        auth=(CLIENT_ID, CLIENT_SECRET),
+    )
+    return f"{r.status_code} {r.json().get('error')}"
 
 
 def _bearer(token: str) -> dict[str, str]:
@@ -544,9 +588,14 @@ def run_demo(redis_url: str | None, echo: Callable[[str], None] = print) -> bool
             CLIENT_ID,
             "--secret-stdin",
             "--grant",
-            "password",
+            "authorization_code",
             "--grant",
             "refresh_token",
+            "--redirect-uri",
+            REDIRECT_URI,
+            "--first-party",
+            "--scope",
+            "openid",
             "--scope",
             "orders:read",
             "--scope",
@@ -604,13 +653,23 @@ def run_demo(redis_url: str | None, echo: Callable[[str], None] = print) -> bool
         )
 
         with httpx.Client(timeout=10) as http:
-            echo(f"2. log in as {USER!r} (password grant, scope 'orders:read inventory:read')")
+            echo(
+                f"2. sign in as {USER!r} on the login page (authorization code + PKCE S256, "
+                "scope 'openid orders:read inventory:read')"
+            )
             r = _login(http, service.url)
             if r.status_code != 200:
-                echo(f"   login failed: {r.status_code} {r.text}")
+                echo(f"   sign-in failed: {r.status_code} {r.text}")
                 return False
             token = r.json()["access_token"]
             import jwtkit
+
+            id_claims = jwtkit.decode_unverified(r.json()["id_token"])
+            echo(
+                f"   -> ID token sub={id_claims.get('sub')} sid={id_claims.get('sid')} "
+                f"amr={id_claims.get('amr')}; the legacy password grant is off for this client: "
+                + _password_grant_refused(http, service.url)
+            )
 
             header, claims = jwtkit.get_unverified_header(token), jwtkit.decode_unverified(token)
             echo(
@@ -647,7 +706,7 @@ def run_demo(redis_url: str | None, echo: Callable[[str], None] = print) -> bool
             )
             ok &= _refused_everywhere(targets, token, logged_out, echo)
 
-            echo(f"7. log in again, then an admin ends every session of {USER!r} from the CLI")
+            echo(f"7. sign in again, then an admin ends every session of {USER!r} from the CLI")
             r = _login(http, service.url)
             ok &= r.status_code == 200
             second = r.json().get("access_token", "")

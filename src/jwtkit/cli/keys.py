@@ -400,13 +400,15 @@ def list_keys(
     database_url: DatabaseURL = None,
     config: ConfigFile = None,
 ) -> None:
-    """List the token service's signing keys and their states (never private parts)."""
+    """List the token service's signing keys, their purpose (``access`` tokens or
+    ``id_token``: ID and logout tokens) and states (never private parts)."""
     with open_admin(data_dir, database_url, config) as admin:
         rows = admin.list_keys()
     data: list[dict[str, Any]] = [
         {
             "kid": r.kid,
             "alg": r.alg,
+            "purpose": r.purpose,
             "state": r.state,
             "created_at": int(r.created_at),
             "activate_at": r.activate_at,
@@ -419,11 +421,12 @@ def list_keys(
         return
     print_table(
         "signing keys",
-        ["kid", "alg", "state", "created", "active from", "published until"],
+        ["kid", "alg", "purpose", "state", "created", "active from", "published until"],
         [
             [
                 d["kid"],
                 d["alg"],
+                d["purpose"],
                 d["state"],
                 timestamp(d["created_at"]),
                 timestamp(d["activate_at"]),

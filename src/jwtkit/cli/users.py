@@ -1,4 +1,4 @@
-"""``jwtkit users add|list|show|disable|enable|delete|set-password|set-scope``.
+"""``jwtkit users add|list|show|disable|enable|delete|set-password|set-scope|set-claims``.
 
 Thin commands over :class:`jwtkit.server.admin.AdminService`: they parse, prompt and print; the
 rules (password policy, what ends sessions, audit events) live there.
@@ -24,8 +24,10 @@ from jwtkit.cli._admin import (
     read_new_secret,
     timestamp,
 )
+from jwtkit.cli._common import UsageError
 
 if TYPE_CHECKING:
+    from jwtkit.store.registrations import UserClaims
     from jwtkit.store.sql import UserRecord
 
 __all__ = ["register"]
@@ -38,17 +40,27 @@ Scopes = Annotated[
     typer.Option("--scope", help="Scope the user may get (repeatable, or space-separated)."),
 ]
 Name = Annotated[str, typer.Argument(help="The user name.", show_default=False)]
+Email = Annotated[
+    str | None,
+    typer.Option("--email", help="email claim (OIDC Core §5.1).", show_default=False),
+]
+FullName = Annotated[
+    str | None,
+    typer.Option("--name", help='name claim, e.g. "Alice Liddell".', show_default=False),
+]
 
 users_app = typer.Typer(help="Manage the service's users.", no_args_is_help=True)
 
 
-def _view(user: UserRecord) -> dict[str, Any]:
+def _view(user: UserRecord, claims: UserClaims) -> dict[str, Any]:
     return {
         "username": user.username,
         "sub": user.id,
         "scope": user.scope,
         "disabled": user.disabled,
         "created_at": int(user.created_at),
+        "email": claims.email,
+        "name": claims.name,
     }
 
 
@@ -58,11 +70,14 @@ def users_add(
     name: Name,
     password_stdin: PasswordStdin = False,
     scope: Scopes = None,
+    email: Email = None,
+    full_name: FullName = None,
     data_dir: DataDir = None,
     database_url: DatabaseURL = None,
     config: ConfigFile = None,
 ) -> None:
-    """Add a user; the password is stored only as an argon2id hash.
+    """Add a user; the password is stored only as an argon2id hash. ``--email`` and
+    ``--name`` are the user's OpenID Connect claims.
 
     The password needs at least password_min_length characters (8 by default, NIST SP
     800-63B). From a script: printf '%s' "$PW" | jwtkit users add alice --password-stdin
@@ -71,6 +86,8 @@ def users_add(
         admin.ensure_new_user(name)  # say so before asking for a password
         password = read_new_secret(password_stdin, "Password")
         user = admin.add_user(name, password, scope or ())
+        if email is not None or full_name is not None:
+            admin.set_user_claims(user.username, email=email, name=full_name)
     typer.echo(f"added user {user.username} (sub {user.id})")
 
 
@@ -84,15 +101,23 @@ def users_list(
 ) -> None:
     """List users (never their password hashes)."""
     with open_admin(data_dir, database_url, config) as admin:
-        data = [_view(u) for u in admin.list_users()]
+        data = [_view(u, admin.user_claims(u.username)) for u in admin.list_users()]
     if as_json:
         typer.echo(json.dumps(data))
         return
     print_table(
         "users",
-        ["username", "sub", "scope", "disabled", "created"],
+        ["username", "sub", "scope", "disabled", "created", "email", "name"],
         [
-            [d["username"], d["sub"], d["scope"], str(d["disabled"]), timestamp(d["created_at"])]
+            [
+                d["username"],
+                d["sub"],
+                d["scope"],
+                str(d["disabled"]),
+                timestamp(d["created_at"]),
+                d["email"] or "-",
+                d["name"] or "-",
+            ]
             for d in data
         ],
     )
@@ -109,7 +134,7 @@ def users_show(
 ) -> None:
     """Show one user and how many active sessions it has (never its password hash)."""
     with open_admin(data_dir, database_url, config) as admin:
-        data = _view(admin.user(name))
+        data = _view(admin.user(name), admin.user_claims(name))
         data["active_sessions"] = len(admin.list_sessions(name))
     print_record(data, as_json=as_json, times=("created_at",))
 
@@ -202,6 +227,24 @@ def users_set_scope(
     with open_admin(data_dir, database_url, config) as admin:
         user = admin.set_user_scope(name, scope or ())
     typer.echo(f"scope of {name}: {user.scope or '(none)'}")
+
+
+@users_app.command("set-claims")
+@admin_command
+def users_set_claims(
+    name: Name,
+    email: Email = None,
+    full_name: FullName = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseURL = None,
+    config: ConfigFile = None,
+) -> None:
+    """Set a user's OpenID Connect claims (--email, --name); what is not given stays."""
+    if email is None and full_name is None:
+        raise UsageError("nothing to change: give --email or --name")
+    with open_admin(data_dir, database_url, config) as admin:
+        claims = admin.set_user_claims(name, email=email, name=full_name)
+    typer.echo(f"claims of {name}: email {claims.email or '-'}; name {claims.name or '-'}")
 
 
 def register(app: typer.Typer, keys_app: typer.Typer) -> None:

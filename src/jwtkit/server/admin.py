@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from jwtkit.server.runtime import Services
     from jwtkit.server.service import TokenService
     from jwtkit.server.settings import Settings
+    from jwtkit.store.registrations import ClientRegistration, RegistrationStore, UserClaims
     from jwtkit.store.sql import (
         ClientRecord,
         KeyRecord,
@@ -262,6 +263,14 @@ class AdminService:
         self.tokens.revoked(entries, actor=self.actor)
         return sum(1 for e in entries if e.kind == "sid")
 
+    def _end_op_sessions(self, user_id: str, reason: str) -> int:
+        """End the user's browser (OP) sessions: their grants die and every signed-in client
+        with a back-channel logout URI is told (OIDC Back-Channel Logout §2.5)."""
+        provider = self.tokens.provider
+        if provider is None:
+            return 0
+        return provider.end_user_op_sessions(user_id, reason=reason, actor=self.actor)
+
     def disable_user(self, username: str) -> int:
         """Disable a user and end all its sessions in one transaction (its access tokens are void
         from now); audited ``user_disabled``. Returns the sessions ended (int).
@@ -281,6 +290,7 @@ class AdminService:
             raise NotFoundError(f"no user {username!r}")
         user, entries = changed
         ended = self._ended(entries)
+        self._end_op_sessions(user.id, "user_disabled")
         audit("user_disabled", username=username, sub=user.id, sessions=ended, actor=self.actor)
         return ended
 
@@ -321,6 +331,8 @@ class AdminService:
             raise NotFoundError(f"no user {username!r}")
         user, entries = changed
         ended = self._ended(entries)
+        if end_sessions:
+            self._end_op_sessions(user.id, "password_set")
         audit("password_set", username=username, sub=user.id, sessions=ended, actor=self.actor)
         return ended
 
@@ -356,6 +368,7 @@ class AdminService:
             raise NotFoundError(f"no user {username!r}")
         user, entries = deleted
         ended = self._ended(entries)
+        self._end_op_sessions(user.id, "user_deleted")
         audit("user_deleted", username=username, sub=user.id, sessions=ended, actor=self.actor)
         return ended
 
@@ -391,25 +404,33 @@ class AdminService:
         return grants
 
     def check_new_client(
-        self, client_id: str, *, public: bool, grant_types: Sequence[str] | None
+        self,
+        client_id: str,
+        *,
+        public: bool,
+        grant_types: Sequence[str] | None,
+        redirect_uris: Sequence[str] = (),
     ) -> list[str]:
         """Validate a new client's id and grants before its secret is asked for.
 
-        Returns the grant types to store (list of str; the defaults when ``grant_types`` is None:
-        password and refresh_token, plus client_credentials for a confidential client).
+        Returns the grant types to store (list of str). The defaults when ``grant_types`` is
+        None: authorization_code and refresh_token when ``redirect_uris`` are given, plus
+        client_credentials for a confidential client. The password grant is legacy (RFC 9700
+        §2.4: MUST NOT be used) and never a default.
 
         Raises:
             InvalidValueError, AlreadyExistsError.
         """
         check_name("client id", client_id)
-        if grant_types is None:
-            grant_types = ["password", "refresh_token"]
-            if not public:
-                grant_types.append("client_credentials")
-        grants = self._grants(grant_types, public=public)
         if self.store.get_client(client_id) is not None:
             raise AlreadyExistsError(f"client {client_id!r} already exists")
-        return grants
+        if grant_types is None:
+            grant_types = ["authorization_code", "refresh_token"] if redirect_uris else []
+            if not public:
+                grant_types.append("client_credentials")
+            if not grant_types:
+                raise InvalidValueError("give --redirect-uri (authorization code flow) or --grant")
+        return self._grants(grant_types, public=public)
 
     def _client_secret_hash(self, secret: str) -> str:
         """The stored form of a new client secret (one keyed hash, issue 12 item 4).
@@ -540,8 +561,127 @@ class AdminService:
         if entries is None:
             raise NotFoundError(f"no client {client_id!r}")
         ended = self._ended(entries)
+        self._registrations().remove_client(client_id)
         audit("client_removed", client_id=client_id, sessions=ended, actor=self.actor)
         return ended
+
+    # ---- OpenID Connect registration ---------------------------------------------------------
+
+    def register_client(
+        self,
+        client_id: str,
+        *,
+        redirect_uris: Sequence[str] = (),
+        post_logout_redirect_uris: Sequence[str] = (),
+        backchannel_logout_uri: str | None = None,
+        first_party: bool = False,
+        require_pushed_authorization_requests: bool = False,
+        id_token_signed_response_alg: str | None = None,
+    ) -> ClientRegistration:
+        """Set a client's OIDC registration (OIDC Dynamic Client Registration §2 names):
+        exact redirect URIs (https, loopback http on any port per RFC 8252 §7.3, or a
+        private-use scheme), post-logout redirect URIs, a back-channel logout URI, first party
+        (no consent page), PAR required, and the ID token alg. Audited ``client_registered``.
+
+        Raises:
+            InvalidValueError: a URI that cannot be registered, an unknown alg, or a client with
+                the authorization_code grant and no redirect URI.
+            NotFoundError: there is no such client.
+        """
+        from jwtkit.server.provider import ID_TOKEN_ALGS
+        from jwtkit.server.redirects import check_registrable
+        from jwtkit.store.registrations import ClientRegistration
+
+        client = self.client(client_id)
+        uris = [*redirect_uris, *post_logout_redirect_uris]
+        if backchannel_logout_uri is not None:
+            uris.append(backchannel_logout_uri)
+        for uri in uris:
+            problem = check_registrable(uri)
+            if problem is not None:
+                raise InvalidValueError(f"cannot register {uri!r}: {problem}")
+        if backchannel_logout_uri is not None and not backchannel_logout_uri.startswith(
+            ("https://", "http://")
+        ):
+            raise InvalidValueError("the back-channel logout URI must be https (or loopback)")
+        alg = id_token_signed_response_alg
+        if alg is not None and alg not in ID_TOKEN_ALGS:
+            raise InvalidValueError(f"id_token alg must be one of {', '.join(ID_TOKEN_ALGS)}")
+        if alg is not None and alg not in (self.settings.id_token_alg, self.settings.signing_alg):
+            raise InvalidValueError(
+                f"this service signs ID tokens with {self.settings.id_token_alg} or "
+                f"{self.settings.signing_alg}"
+            )
+        if "authorization_code" in client.grant_types and not redirect_uris:
+            raise InvalidValueError("the authorization_code grant needs a --redirect-uri")
+        record = ClientRegistration(
+            client_id,
+            tuple(dict.fromkeys(redirect_uris)),
+            tuple(dict.fromkeys(post_logout_redirect_uris)),
+            backchannel_logout_uri,
+            first_party,
+            require_pushed_authorization_requests,
+            alg,
+        )
+        self._registrations().put_client(record)
+        audit("client_registered", client_id=client_id, actor=self.actor)
+        return record
+
+    def registration(self, client_id: str) -> ClientRegistration:
+        """A client's OIDC registration (empty when it has none).
+
+        Raises:
+            NotFoundError: there is no such client.
+        """
+        self.client(client_id)
+        return self._registrations().client(client_id)
+
+    def set_user_claims(
+        self, username: str, *, email: str | None = None, name: str | None = None
+    ) -> UserClaims:
+        """Set a user's profile claims (OIDC Core §5.1 ``email``, ``name``; None keeps one).
+        Audited ``user_claims_set``.
+
+        Raises:
+            InvalidValueError: an email without ``@`` or with spaces, a name with control
+                characters, or either too long.
+            NotFoundError: there is no such user.
+        """
+        from jwtkit.store.registrations import UserClaims
+
+        user = self.user(username)
+        if email is not None and (
+            len(email) > 320
+            or "@" not in email.strip("@")
+            or not email.isprintable()
+            or " " in email
+        ):
+            raise InvalidValueError("not an email address")
+        if name is not None and (len(name) > 255 or not name.isprintable() or not name.strip()):
+            raise InvalidValueError("a name must be 1-255 printable characters")
+        store = self._registrations()
+        old = store.claims(user.id)
+        record = UserClaims(
+            user.id,
+            email if email is not None else old.email,
+            name if name is not None else old.name,
+        )
+        store.put_claims(record)
+        audit("user_claims_set", username=username, sub=user.id, actor=self.actor)
+        return record
+
+    def user_claims(self, username: str) -> UserClaims:
+        """A user's profile claims.
+
+        Raises:
+            NotFoundError: there is no such user.
+        """
+        return self._registrations().claims(self.user(username).id)
+
+    def _registrations(self) -> RegistrationStore:
+        from jwtkit.store.registrations import RegistrationStore
+
+        return RegistrationStore(self.store.db)
 
     # ---- sessions ----------------------------------------------------------------------------
 
@@ -561,6 +701,10 @@ class AdminService:
         Raises:
             NotFoundError: no active session ``sid``.
         """
+        provider = self.tokens.provider
+        if provider is not None and provider.end_op_session(sid, reason="admin", actor=self.actor):
+            audit("session_revoked", sid=sid, actor=self.actor)
+            return
         if not self.tokens.revoke_session(sid, reason="admin", actor=self.actor):
             raise NotFoundError(f"no active session {sid!r}")
         audit("session_revoked", sid=sid, actor=self.actor)
@@ -574,6 +718,7 @@ class AdminService:
         """
         user = self.user(username)
         ended = self.tokens.revoke_user(user, reason="admin", actor=self.actor)
+        self._end_op_sessions(user.id, "admin")  # its grants ended above: back-channel logout
         audit("user_sessions_revoked", username=username, sub=user.id, actor=self.actor)
         return ended
 
@@ -581,7 +726,8 @@ class AdminService:
 
     def rotate_key(self, *, delay: int | None = None, alg: str | None = None) -> KeyRecord:
         """Publish a new signing key as *next*, current after ``delay`` seconds (default the
-        ``key_rotation_delay`` setting). Audited ``key_rotated``.
+        ``key_rotation_delay`` setting); without ``alg`` the ID token family (RS256) rotates
+        too. Audited ``key_rotated``.
 
         Raises:
             InvalidValueError: ``alg`` is not a signing algorithm or ``delay`` is negative.
@@ -592,7 +738,18 @@ class AdminService:
             raise InvalidValueError("the delay must be >= 0")
         wait = self.settings.key_rotation_delay if delay is None else delay
         record = self.keys.rotate(delay=wait, alg=alg)
-        audit("key_rotated", kid=record.kid, alg=record.alg, delay=wait, actor=self.actor)
+        provider = self.tokens.provider
+        id_kid = None
+        if alg is None and provider is not None:  # the ID token family rotates with it
+            id_kid = provider.id_keys.rotate(delay=wait).kid
+        audit(
+            "key_rotated",
+            kid=record.kid,
+            alg=record.alg,
+            id_key=id_kid,
+            delay=wait,
+            actor=self.actor,
+        )
         return record
 
     def rotation_warnings(self, delay: int | None = None) -> list[str]:

@@ -4,6 +4,10 @@ lifespan; the endpoints live in :mod:`jwtkit.server.routes`, one module per conc
 * :mod:`~jwtkit.server.routes.token`: ``POST /token`` (RFC 6749 §3.2).
 * :mod:`~jwtkit.server.routes.revocation`: ``POST /revoke`` (RFC 7009), ``POST /introspect``
   (RFC 7662).
+* :mod:`~jwtkit.server.routes.authorize`: ``GET|POST /authorize`` (RFC 6749 §4.1, OIDC Core
+  §3.1.2), the login and consent forms, ``POST /par`` (RFC 9126).
+* :mod:`~jwtkit.server.routes.oidc`: ``/userinfo`` (OIDC Core §5.3), ``/end_session`` (OIDC
+  RP-Initiated Logout 1.0).
 * :mod:`~jwtkit.server.routes.sessions`: ``POST /logout``, ``GET /sessions``,
   ``DELETE /sessions/{sid}``.
 * :mod:`~jwtkit.server.routes.metadata`: ``GET /.well-known/jwks.json`` (RFC 7517 §5),
@@ -25,7 +29,9 @@ from jwtkit.server.asgi import BodyLimit, Latency, SecurityHeaders
 from jwtkit.server.cors import ClientCORS
 from jwtkit.server.errors import install_error_handlers
 from jwtkit.server.routes import (
+    authorize,
     metadata,
+    oidc,
     operations,
     revocation,
     revocations_feed,
@@ -39,7 +45,7 @@ from jwtkit.store.sql import SQLStore
 
 __all__ = ["Services", "build_services", "create_app"]
 
-ROUTERS = (token, revocation, sessions, metadata, operations, revocations_feed)
+ROUTERS = (token, revocation, authorize, oidc, sessions, metadata, operations, revocations_feed)
 
 
 def create_app(

@@ -30,6 +30,7 @@ from jwtkit.server.oauth import (
     parse_form,
 )
 from jwtkit.server.passwords import HashQueueFull
+from jwtkit.server.provider import Provider
 from jwtkit.server.runtime import Services
 from jwtkit.server.service import TokenService
 
@@ -46,6 +47,7 @@ __all__ = [
     "invalid_token",
     "optional_form",
     "password_work",
+    "provider",
     "services",
     "token_service",
 ]
@@ -72,6 +74,11 @@ async def services(request: Request) -> Services:
     """The app's :class:`Services`. (The cheap dependencies are ``async def``, so resolving them
     takes no worker thread: endpoints that do not hash never queue behind ones that do.)"""
     return _services(request)
+
+
+async def provider(request: Request) -> Provider:
+    """The app's OpenID Connect :class:`~jwtkit.server.provider.Provider`."""
+    return _services(request).provider
 
 
 async def token_service(request: Request) -> TokenService:

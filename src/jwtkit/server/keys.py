@@ -109,6 +109,9 @@ class KeyManager:
         cache_seconds: how long the key table is cached in memory (float, real time).
         encryptor: a :class:`KeyEncryptor`.
         clock: returns now, seconds since the epoch (float).
+        purpose: which key family this manager rotates (str): ``access`` (access tokens) or
+            ``id_token`` (ID and logout tokens, OIDC Core §15.1: RS256 beside ES256). Each
+            family has its own *current* key and rotates on its own.
     """
 
     def __init__(
@@ -121,8 +124,10 @@ class KeyManager:
         cache_seconds: float = 2.0,
         encryptor: KeyEncryptor | None = None,
         clock: Callable[[], float] = time.time,
+        purpose: str = "access",
     ) -> None:
         self.store = store
+        self.purpose = purpose
         self.alg = alg
         self.access_token_ttl = access_token_ttl
         self.margin = margin
@@ -142,8 +147,8 @@ class KeyManager:
     def reload(self) -> None:
         """Read the key table now (also promotes due *next* keys and drops expired ones)."""
         now = self.clock()
-        self.store.promote_keys(now, now + self.access_token_ttl + self.margin)
-        records = self.store.list_keys()
+        self.store.promote_keys(now, now + self.access_token_ttl + self.margin, self.purpose)
+        records = self.store.list_keys(self.purpose)
         public = {r.kid: jwtkit.Key.from_jwk(r.public_jwk) for r in records}
         with self._lock:
             self._records = records
@@ -222,6 +227,7 @@ class KeyManager:
             activate_at=activate_at,
             retired_at=None,
             publish_until=None,
+            purpose=self.purpose,
         )
 
     # -- use -----------------------------------------------------------------------------------

@@ -20,25 +20,33 @@ from typing import ClassVar
 from urllib.parse import parse_qsl, unquote_plus
 
 __all__ = [
+    "AccessDenied",
     "BearerRequired",
     "ClientAuthRateLimited",
     "ClientCredentials",
+    "ConsentRequired",
+    "InsufficientScope",
     "InvalidClient",
     "InvalidGrant",
     "InvalidRequest",
     "InvalidScope",
     "InvalidToken",
     "LoginRateLimited",
+    "LoginRequired",
     "MethodNotAllowed",
     "NotFound",
     "OAuthError",
+    "RequestNotSupported",
+    "RequestUriNotSupported",
     "ServerError",
     "TemporarilyUnavailable",
     "UnauthorizedClient",
     "UnsupportedGrantType",
+    "UnsupportedResponseType",
     "UnsupportedTokenType",
     "client_credentials_from",
     "parse_form",
+    "parse_query",
 ]
 
 _MAX_FIELDS = 32
@@ -213,6 +221,48 @@ class ServerError(OAuthError):
     error, status = "server_error", 500
 
 
+class InsufficientScope(OAuthError):
+    """``insufficient_scope`` (403): the access token lacks a needed scope (RFC 6750 §3.1)."""
+
+    error, status = "insufficient_scope", 403
+
+
+class UnsupportedResponseType(OAuthError):
+    """``unsupported_response_type`` (RFC 6749 §4.1.2.1): only ``code`` is supported."""
+
+    error = "unsupported_response_type"
+
+
+class AccessDenied(OAuthError):
+    """``access_denied``: the user refused the request (RFC 6749 §4.1.2.1)."""
+
+    error = "access_denied"
+
+
+class LoginRequired(OAuthError):
+    """``login_required``: ``prompt=none`` but the user is not signed in (OIDC Core §3.1.2.6)."""
+
+    error = "login_required"
+
+
+class ConsentRequired(OAuthError):
+    """``consent_required``: ``prompt=none`` but consent is needed (OIDC Core §3.1.2.6)."""
+
+    error = "consent_required"
+
+
+class RequestNotSupported(OAuthError):
+    """``request_not_supported``: request objects (JAR) are not supported (OIDC Core §6)."""
+
+    error = "request_not_supported"
+
+
+class RequestUriNotSupported(OAuthError):
+    """``request_uri_not_supported``: a ``request_uri`` not from PAR (OIDC Core §6)."""
+
+    error = "request_uri_not_supported"
+
+
 def _bad(description: str) -> OAuthError:
     return InvalidRequest(description)
 
@@ -246,9 +296,33 @@ def parse_form(content_type: str | None, body: bytes) -> dict[str, str]:
             raise _bad("the body must be UTF-8 (RFC 6749 Appendix B)")
     try:
         text = body.decode("utf-8")
-        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=_MAX_FIELDS, errors="strict")
     except UnicodeDecodeError:
         raise _bad("the body is not valid UTF-8") from None
+    return _parameters(text)
+
+
+#: Longest query string the authorization endpoints read (bytes); longer is an error page.
+MAX_QUERY = 16384
+
+
+def parse_query(query: str) -> dict[str, str]:
+    """Parse a request's query string with the same rules as :func:`parse_form` (RFC 6749
+    §3.1: no parameter twice; empty values count as omitted).
+
+    Raises:
+        InvalidRequest: longer than :data:`MAX_QUERY`, bad UTF-8 or percent-encoding, a
+            repeated parameter, a control character, too many or too long parameters.
+    """
+    if len(query) > MAX_QUERY:
+        raise _bad(f"the query string is longer than {MAX_QUERY} bytes")
+    return _parameters(query)
+
+
+def _parameters(text: str) -> dict[str, str]:
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=_MAX_FIELDS, errors="strict")
+    except UnicodeDecodeError:
+        raise _bad("the parameters are not valid UTF-8") from None
     except ValueError:
         raise _bad(f"too many parameters (at most {_MAX_FIELDS})") from None
     params: dict[str, str] = {}

@@ -11,12 +11,16 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
+from jwtkit.server.backchannel import BackchannelSender
 from jwtkit.server.keys import KeyEncryptor, KeyManager
 from jwtkit.server.metrics import Metrics
 from jwtkit.server.passwords import SecretHasher
+from jwtkit.server.provider import Provider
 from jwtkit.server.ratelimit import (
     ClientAuthRateLimiter,
     FailureCounter,
@@ -49,12 +53,39 @@ class Services:
     redis: Any | None
     clock: Callable[[], float]
     owns_store: bool
+    id_keys: KeyManager
+    provider: Provider
+
+    _jwks_cache: tuple[bytes, bytes, bytes] | None = field(default=None, init=False, repr=False)
+
+    def jwks(self) -> dict[str, Any]:
+        """The public JWK Set (RFC 7517 §5) of both key families: access-token keys and ID
+        token keys (``{"keys": [...]}``, never private parts)."""
+        keys = [*self.keys.jwks()["keys"], *self.id_keys.jwks()["keys"]]
+        return {"keys": list({k["kid"]: k for k in keys}.values())}
+
+    def jwks_fresh(self) -> bool:
+        """True when both key families' tables can be served without reading the database."""
+        return self.keys.is_fresh() and self.id_keys.is_fresh()
+
+    def jwks_body(self) -> bytes:
+        """:meth:`jwks` as JSON bytes, rebuilt only when a family's prebuilt body changes."""
+        access, ids = self.keys.jwks_body(), self.id_keys.jwks_body()
+        cached = self._jwks_cache
+        if cached is not None and cached[0] is access and cached[1] is ids:
+            return cached[2]
+        keys = [*orjson.loads(access)["keys"], *orjson.loads(ids)["keys"]]
+        body = orjson.dumps({"keys": keys})
+        self._jwks_cache = (access, ids, body)
+        return body
 
     def resync(self) -> int:
-        """Prune expired rows (revocations, outbox events, sessions) and re-mirror every live
-        revocation into Redis; returns how many entries were mirrored (0 without Redis).
-        Revocations outlive their ``until`` by ``revocation_leeway`` (issue 13 item 8)."""
+        """Prune expired rows (revocations, outbox events, sessions, authorization codes and
+        requests, ended OP sessions) and re-mirror every live revocation into Redis; returns how
+        many entries were mirrored (0 without Redis). Revocations outlive their ``until`` by
+        ``revocation_leeway`` (issue 13 item 8)."""
         self.store.prune(self.clock(), leeway=self.settings.revocation_leeway)
+        self.provider.prune(self.clock())
         return self.relay.resync()
 
     def readiness(self) -> dict[str, Any]:
@@ -124,7 +155,8 @@ class Services:
             self.close()
 
     def close(self) -> None:
-        """Release the database pool (when owned) and the Redis connection."""
+        """Stop back-channel deliveries; release the database pool (when owned) and Redis."""
+        self.provider.sender.close()
         if self.owns_store:
             self.store.close()
         if self.redis is not None:
@@ -197,8 +229,19 @@ def build_services(
         encryptor=KeyEncryptor(secret.get_secret_value() if secret else None),
         clock=clock,
     )
+    id_keys = KeyManager(
+        store,
+        alg=settings.id_token_alg,
+        access_token_ttl=settings.id_token_ttl,
+        margin=settings.key_retire_margin,
+        cache_seconds=settings.key_cache_seconds,
+        encryptor=keys.encryptor,
+        clock=clock,
+        purpose="id_token",
+    )
     if ensure_key:
         keys.ensure_key()
+        id_keys.ensure_key()
     metrics = Metrics()
     relay = RevocationRelay(store, mirror, interval=settings.revocation_relay_interval, clock=clock)
     relay.register_metrics(metrics.registry)
@@ -225,4 +268,26 @@ def build_services(
         metrics=metrics,
         clock=clock,
     )
-    return Services(settings, store, keys, service, metrics, relay, redis_client, clock, owns)
+    from jwtkit.store.logouts import LogoutStore
+
+    sender = BackchannelSender(
+        LogoutStore(store.db),
+        attempts=settings.backchannel_logout_attempts,
+        timeout=settings.backchannel_logout_timeout,
+        backoff=settings.backchannel_logout_backoff,
+        clock=clock,
+    )
+    service.provider = Provider(service, id_keys, sender)
+    return Services(
+        settings,
+        store,
+        keys,
+        service,
+        metrics,
+        relay,
+        redis_client,
+        clock,
+        owns,
+        id_keys,
+        service.provider,
+    )

@@ -34,7 +34,10 @@ _CLIENT_SECRET = "client_secret_post: the client secret (prefer HTTP Basic, RFC 
 class TokenForm(BaseModel):
     """``POST /token`` (RFC 6749 §3.2), ``application/x-www-form-urlencoded``."""
 
-    grant_type: Literal["password", "refresh_token", "client_credentials"]
+    grant_type: Literal["authorization_code", "password", "refresh_token", "client_credentials"]
+    code: str | None = Field(None, description="grant_type=authorization_code (RFC 6749 §4.1.3).")
+    redirect_uri: str | None = Field(None, description="grant_type=authorization_code.")
+    code_verifier: str | None = Field(None, description="PKCE verifier (RFC 7636 §4.5).")
     username: str | None = Field(None, description="grant_type=password (RFC 6749 §4.3.2).")
     password: str | None = Field(None, description="grant_type=password.")
     refresh_token: str | None = Field(None, description="grant_type=refresh_token (§6).")
@@ -138,6 +141,24 @@ class MetadataResponse(BaseModel):
     jwks_uri: str
     grant_types_supported: list[str]
     token_endpoint_auth_methods_supported: list[str]
+
+
+class UserinfoResponse(BaseModel):
+    """The userinfo response (OIDC Core §5.3.2): ``sub`` plus the claims of the token's scopes."""
+
+    model_config = {"extra": "allow"}
+
+    sub: str
+    preferred_username: str | None = None
+    name: str | None = None
+    email: str | None = None
+
+
+class PushedAuthorizationResponse(BaseModel):
+    """The PAR response (RFC 9126 §2.2): a single-use ``request_uri`` and its lifetime (s)."""
+
+    request_uri: str
+    expires_in: int
 
 
 class HealthResponse(BaseModel):

@@ -16,7 +16,7 @@ import hmac
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwtkit
 from jwtkit.dpop import DPoPNonces
@@ -42,6 +42,9 @@ from jwtkit.server.ratelimit import ClientAuthRateLimiter, LocalRateLimiter, Log
 from jwtkit.server.settings import SIGNING_ALGORITHMS, Settings
 from jwtkit.server.tokens import hash_refresh_token, token_kind
 from jwtkit.server.usernames import find_user
+
+if TYPE_CHECKING:
+    from jwtkit.server.provider import Provider
 from jwtkit.store.sql import (
     ClientRecord,
     RevocationEntry,
@@ -141,6 +144,8 @@ class TokenService:
         self.password_admission = HashAdmission(max_waiting=settings.password_hash_queue)
         self.secret_cache = VerifiedSecretCache(settings.client_secret_cache_seconds)
         self._verifier: jwtkit.Verifier | None = None
+        #: The OpenID Connect provider over this service (set by ``build_services``).
+        self.provider: Provider | None = None
 
     def _access_verifier(self) -> jwtkit.Verifier:
         """The Verifier for the service's own access tokens: signature, ``iss``, ``typ`` and
@@ -485,18 +490,26 @@ class TokenService:
             found = self.store.get_refresh_token(hash_refresh_token(token))
             if found is None:
                 return False
-            self.revoke_session(found[1], reason="logout", actor="logout")
+            self._logout_grant(found[1])
             audit("logout", sid=found[1])
             return True
         claims = self.verify_access_token(token, check_revoked=False)
         sid = claims.get("sid")
         if isinstance(sid, str):
-            self.revoke_session(sid, reason="logout", actor="logout")
+            self._logout_grant(sid)
             audit("logout", sid=sid, sub=claims.get("sub"))
         else:
             entry = self.store.revoke_jti(str(claims["jti"]), float(claims["exp"]), self.clock())
             self.revoked([entry], actor="logout")
         return True
+
+    def _logout_grant(self, sid: str) -> None:
+        """Logout of a grant: a grant made through an OP session ends that OP session (and so
+        every grant made through it, with back-channel logout); others end alone."""
+        if self.provider is None or not self.provider.end_grant_owner(
+            sid, reason="logout", actor="logout"
+        ):
+            self.revoke_session(sid, reason="logout", actor="logout")
 
     # ---- sessions ----------------------------------------------------------------------------
 

@@ -252,6 +252,36 @@ class Settings(BaseSettings):
         description="uvicorn worker processes of `jwtkit serve`; more than 1 needs redis_url "
         "(rate limits are shared through Redis; revocations through the database).",
     )
+    authorization_code_ttl: int = Field(
+        default=60, ge=1, le=600, description="Authorization code lifetime (s; RFC 6749 §4.1.2)."
+    )
+    pushed_request_ttl: int = Field(
+        default=60, ge=1, le=600, description="PAR request_uri lifetime (s; RFC 9126 §2.2)."
+    )
+    interaction_ttl: int = Field(
+        default=900, ge=60, description="How long a login/consent page stays valid (s)."
+    )
+    op_session_ttl: int = Field(
+        default=8 * 3600, ge=60, description="Lifetime of a browser (OP) session (s)."
+    )
+    id_token_ttl: int = Field(default=3600, ge=60, description="ID token lifetime (s).")
+    id_token_alg: Literal["RS256", "ES256", "PS256"] = Field(
+        default="RS256",
+        description="Default ID token alg for clients without id_token_signed_response_alg "
+        "(OIDC Core §15.1: RS256 must be available).",
+    )
+    acr: str | None = Field(
+        default=None, description="The acr claim of ID tokens (OIDC Core §2); none when unset."
+    )
+    backchannel_logout_attempts: int = Field(
+        default=4, ge=1, le=10, description="Delivery attempts of one back-channel logout token."
+    )
+    backchannel_logout_timeout: float = Field(
+        default=5.0, gt=0, le=60, description="Timeout of one back-channel logout POST (s)."
+    )
+    backchannel_logout_backoff: float = Field(
+        default=1.0, ge=0, le=60, description="First retry delay (s); doubled per attempt."
+    )
     shutdown_timeout: int = Field(
         default=10, ge=0, description="Graceful shutdown: seconds to let in-flight requests finish."
     )

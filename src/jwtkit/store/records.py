@@ -189,6 +189,7 @@ class KeyRecord(_FromRow):
     activate_at: float | None
     retired_at: float | None
     publish_until: float | None
+    purpose: str = "access"
 
 
 @dataclass(frozen=True)

@@ -118,6 +118,7 @@ signing_keys = Table(
     Column("activate_at", Float, nullable=True),
     Column("retired_at", Float, nullable=True),
     Column("publish_until", Float, nullable=True),
+    Column("purpose", String(16), nullable=False, default="access"),
 )
 
 revocation_outbox = Table(

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from jwtkit.store import oidc_schema as _oidc_schema  # noqa: F401 - its tables on metadata
 from jwtkit.store._db import Database
 from jwtkit.store.clients import ClientStore
 from jwtkit.store.keys import KeyStore
@@ -276,14 +277,14 @@ class SQLStore:
         """See :meth:`RevocationStore.live`."""
         return self.revocations.live(now)
 
-    def list_keys(self) -> list[KeyRecord]:
+    def list_keys(self, purpose: str | None = None) -> list[KeyRecord]:
         """See :meth:`KeyStore.all`."""
-        return self.keys.all()
+        return self.keys.all(purpose)
 
     def add_key(self, record: KeyRecord, *, only_if_no_current: bool = False) -> bool:
         """See :meth:`KeyStore.add`."""
         return self.keys.add(record, only_if_no_current=only_if_no_current)
 
-    def promote_keys(self, now: float, retire_until: float) -> bool:
+    def promote_keys(self, now: float, retire_until: float, purpose: str = "access") -> bool:
         """See :meth:`KeyStore.promote`."""
-        return self.keys.promote(now, retire_until)
+        return self.keys.promote(now, retire_until, purpose)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from jwtkit.server.grants import client_credentials, password, refresh_token
+from jwtkit.server.grants import authorization_code, client_credentials, password, refresh_token
 from jwtkit.server.grants._base import Grant, TokenRequest, require_grant
 
 __all__ = ["GRANTS", "NON_BLOCKING", "Grant", "TokenRequest", "require_grant"]
@@ -17,6 +17,7 @@ __all__ = ["GRANTS", "NON_BLOCKING", "Grant", "TokenRequest", "require_grant"]
 #: ``grant_type`` -> handler, in the order the metadata lists them.
 GRANTS: Mapping[str, Grant] = MappingProxyType(
     {
+        "authorization_code": authorization_code.handle,
         "password": password.handle,
         "refresh_token": refresh_token.handle,
         "client_credentials": client_credentials.handle,

@@ -20,12 +20,13 @@ Deps = Depends(services)
 @router.get("/.well-known/jwks.json")
 async def jwks(s: Services = Deps) -> Response:
     """The public JWK Set (RFC 7517 §5): next, current and still-published retired keys,
-    with ``Cache-Control: public, max-age=<jwks_max_age>``. The body is prebuilt per key table;
-    only a stale table is re-read (in the thread pool)."""
-    if s.keys.is_fresh():
-        body = s.keys.jwks_body()
+    with ``Cache-Control: public, max-age=<jwks_max_age>``: both key families (access tokens and
+    ID tokens). The body is prebuilt per key table; only a stale table is re-read (in the thread
+    pool)."""
+    if s.jwks_fresh():
+        body = s.jwks_body()
     else:
-        body = await run_in_threadpool(s.keys.jwks_body)
+        body = await run_in_threadpool(s.jwks_body)
     return Response(
         body,
         headers={"Cache-Control": f"public, max-age={s.settings.jwks_max_age}"},
