@@ -3,8 +3,8 @@ the grants made through them, authorization codes, pushed and interactive author
 requests, consents, back-channel logout deliveries; signing keys get a purpose (access tokens or
 ID tokens).
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-01
 """
 
