@@ -743,12 +743,31 @@ def demo(
             "--redis-url", help="Redis for revocation fan-out ('' for none: the HTTP feed only)."
         ),
     ] = "redis://127.0.0.1:6379/0",
+    web: Annotated[
+        bool,
+        typer.Option("--web", help="Single sign-on between two web apps instead (serves)."),
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="--web: first stdout line is one JSON object.")
+    ] = False,
+    seconds: Annotated[
+        float | None,
+        typer.Option("--for", min=0, help="--web: serve this many seconds (default: until ^C)."),
+    ] = None,
 ) -> None:
     """Run the token service, a gateway and two services on loopback and walk through them:
     log in, call A via the gateway (A calls B), a missing scope (403), log out, and every service
     refusing the token within a second; then an admin revocation from the CLI in a shell with no
     Redis setting, refused everywhere within a second. Exits 0 when every step went as
-    expected."""
+    expected.
+
+    With --web: the token service as OpenID provider and two web apps, A (FastAPI) and B
+    (Flask), each signing in through its login page; serves until --for SECONDS pass or
+    SIGINT/SIGTERM (see docs/web.md)."""
+    if web:
+        from jwtkit.cli.demo_web import run_web_demo
+
+        raise typer.Exit(run_web_demo(seconds, as_json=as_json, echo=typer.echo))
     ok = run_demo(redis_url or None, echo=typer.echo)
     raise typer.Exit(0 if ok else 1)
 
