@@ -296,35 +296,72 @@ def clients_update(
             show_default=False,
         ),
     ] = None,
+    redirect_uri: RedirectURIs = None,
+    post_logout_redirect_uri: LogoutURIs = None,
+    backchannel_logout_uri: Annotated[
+        str | None,
+        typer.Option(
+            "--backchannel-logout-uri",
+            help="Where logout tokens are POSTed ('' removes it).",
+            show_default=False,
+        ),
+    ] = None,
     data_dir: DataDir = None,
     database_url: DatabaseURL = None,
     config: ConfigFile = None,
 ) -> None:
-    """Change a client's grant types (--grant replaces them), scopes (--scope replaces them) or
-    audience; what is not given stays. Existing sessions keep what they were granted."""
+    """Change a client's grant types (--grant replaces them), scopes (--scope replaces them),
+    audience or redirect URIs (--redirect-uri and --post-logout-redirect-uri replace their
+    lists); what is not given stays. Existing sessions keep what they were granted."""
     if scope and no_scope:
         raise UsageError("--scope and --no-scope exclude each other")
-    if (
+    client_change = not (
         grant is None
         and scope is None
         and not no_scope
         and audience is None
         and resource_server is None
         and dpop_bound is None
-    ):
+    )
+    registration_change = not (
+        redirect_uri is None and post_logout_redirect_uri is None and backchannel_logout_uri is None
+    )
+    if not client_change and not registration_change:
         raise UsageError(
             "nothing to change: give --grant, --scope, --no-scope, --audience, "
-            "--resource-server/--no-resource-server or --dpop-bound/--no-dpop-bound"
+            "--resource-server/--no-resource-server, --dpop-bound/--no-dpop-bound, "
+            "--redirect-uri, --post-logout-redirect-uri or --backchannel-logout-uri"
         )
     with open_admin(data_dir, database_url, config) as admin:
-        client = admin.update_client(
-            client_id,
-            grant_types=grant,
-            scope=[] if no_scope else scope,
-            audience=audience,
-            resource_server=resource_server,
-            dpop_bound=dpop_bound,
-        )
+        if client_change:
+            client = admin.update_client(
+                client_id,
+                grant_types=grant,
+                scope=[] if no_scope else scope,
+                audience=audience,
+                resource_server=resource_server,
+                dpop_bound=dpop_bound,
+            )
+        else:
+            client = admin.client(client_id)
+        if registration_change:
+            reg = admin.registration(client_id)
+            backchannel = reg.backchannel_logout_uri
+            if backchannel_logout_uri is not None:
+                backchannel = backchannel_logout_uri or None
+            admin.register_client(
+                client_id,
+                redirect_uris=reg.redirect_uris if redirect_uri is None else redirect_uri,
+                post_logout_redirect_uris=(
+                    reg.post_logout_redirect_uris
+                    if post_logout_redirect_uri is None
+                    else post_logout_redirect_uri
+                ),
+                backchannel_logout_uri=backchannel,
+                first_party=reg.first_party,
+                require_pushed_authorization_requests=reg.require_pushed_authorization_requests,
+                id_token_signed_response_alg=reg.id_token_signed_response_alg,
+            )
     typer.echo(
         f"updated client {client_id}: grants {' '.join(client.grant_types)}; "
         f"scope {client.scope or '(none)'}; audience {client.audience or '(the issuer)'}"
