@@ -372,3 +372,64 @@ def test_clients_update_redirect_uris(admin: Admin) -> None:
     admin("clients", "update", "app", "--redirect-uri", "https://app.example/cb#x", code=2)
     shown = json.loads(admin("clients", "show", "app", "--json").stdout)
     assert shown["redirect_uris"] == ["https://app.example/cb2", "http://127.0.0.1/cb"]
+
+
+def test_clients_id_token_encryption_options(admin: Admin, tmp_path: Path) -> None:
+    """``clients add/update --id-token-encryption-jwks FILE|JSON --id-token-encrypted-alg
+    [--id-token-encrypted-enc]`` (OIDC Core §10.2); bad sets are refused (exit 2)."""
+    from jwcrypto import jwk as jc_jwk
+
+    rsa = json.loads(jc_jwk.JWK.generate(kty="RSA", size=2048, kid="r1").export_public())
+    ec = json.loads(jc_jwk.JWK.generate(kty="EC", crv="P-256", kid="e1").export_public())
+    jwks_file = tmp_path / "jwks.json"
+    jwks_file.write_text(json.dumps({"keys": [rsa]}))
+    base = ("--public", "--grant", "authorization_code", "--redirect-uri", "https://a.example/cb")
+    admin(
+        "clients",
+        "add",
+        "enc",
+        *base,
+        "--id-token-encryption-jwks",
+        str(jwks_file),
+        "--id-token-encrypted-alg",
+        "RSA-OAEP-256",
+        "--id-token-encrypted-enc",
+        "A256GCM",
+    )
+    shown = json.loads(admin("clients", "show", "enc", "--json").stdout)
+    assert shown["id_token_encrypted_response_alg"] == "RSA-OAEP-256"
+    assert shown["id_token_encrypted_response_enc"] == "A256GCM"
+    admin(
+        "clients",
+        "update",
+        "enc",
+        "--id-token-encrypted-alg",
+        "ECDH-ES",
+        "--id-token-encryption-jwks",
+        json.dumps({"keys": [ec]}),
+    )
+    shown = json.loads(admin("clients", "show", "enc", "--json").stdout)
+    assert shown["id_token_encrypted_response_alg"] == "ECDH-ES"
+    assert shown["id_token_encrypted_response_enc"] == "A128CBC-HS256"  # the OIDC default
+    # An alg the key set cannot serve, an unknown alg, a missing file: refused, nothing changes.
+    admin("clients", "update", "enc", "--id-token-encrypted-alg", "RSA-OAEP", code=2)
+    admin("clients", "update", "enc", "--id-token-encrypted-alg", "A128KW", code=2)
+    admin("clients", "update", "enc", "--id-token-encryption-jwks", str(tmp_path / "x"), code=2)
+    secret = {"keys": [{"kty": "oct", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTE"}]}
+    admin(
+        "clients",
+        "add",
+        "enc2",
+        *base,
+        "--id-token-encrypted-alg",
+        "RSA-OAEP-256",
+        "--id-token-encryption-jwks",
+        json.dumps(secret),
+        code=2,
+    )
+    shown = json.loads(admin("clients", "show", "enc", "--json").stdout)
+    assert shown["id_token_encrypted_response_alg"] == "ECDH-ES"
+    admin("clients", "update", "enc", "--id-token-encrypted-alg", "")
+    shown = json.loads(admin("clients", "show", "enc", "--json").stdout)
+    assert shown["id_token_encrypted_response_alg"] is None
+    assert shown["id_token_encrypted_response_enc"] is None

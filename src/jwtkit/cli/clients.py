@@ -7,6 +7,7 @@ rules (grant types, what ends sessions, audit events) live there.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -119,6 +120,41 @@ IdTokenAlg = Annotated[
         "--id-token-alg", help="alg of its ID tokens (default RS256).", show_default=False
     ),
 ]
+IdTokenEncJWKS = Annotated[
+    str | None,
+    typer.Option(
+        "--id-token-encryption-jwks",
+        help="The client's public encryption JWK Set: a file, or its JSON text.",
+        show_default=False,
+    ),
+]
+IdTokenEncAlg = Annotated[
+    str | None,
+    typer.Option(
+        "--id-token-encrypted-alg",
+        help="Encrypt its ID tokens with this alg (RSA-OAEP-256, ECDH-ES, ...; '' = stop).",
+        show_default=False,
+    ),
+]
+IdTokenEncEnc = Annotated[
+    str | None,
+    typer.Option(
+        "--id-token-encrypted-enc",
+        help="enc of its encrypted ID tokens (default A128CBC-HS256).",
+        show_default=False,
+    ),
+]
+
+
+def _jwks_text(value: str | None) -> str | None:
+    """The JWK Set JSON text of ``--id-token-encryption-jwks`` (JSON text or a file's path)."""
+    if value is None or value.lstrip().startswith("{"):
+        return value
+    try:
+        return Path(value).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read the JWK Set file {value!r}: {exc}") from None
+
 
 clients_app = typer.Typer(help="Manage OAuth clients.", no_args_is_help=True)
 
@@ -141,6 +177,8 @@ def _view(client: ClientRecord, registration: ClientRegistration) -> dict[str, A
             registration.require_pushed_authorization_requests
         ),
         "id_token_signed_response_alg": registration.id_token_signed_response_alg,
+        "id_token_encrypted_response_alg": registration.id_token_encrypted_response_alg,
+        "id_token_encrypted_response_enc": registration.id_token_encrypted_response_enc,
     }
 
 
@@ -172,6 +210,9 @@ def clients_add(
     first_party: FirstParty = False,
     require_par: RequirePAR = False,
     id_token_alg: IdTokenAlg = None,
+    id_token_encryption_jwks: IdTokenEncJWKS = None,
+    id_token_encrypted_alg: IdTokenEncAlg = None,
+    id_token_encrypted_enc: IdTokenEncEnc = None,
     data_dir: DataDir = None,
     database_url: DatabaseURL = None,
     config: ConfigFile = None,
@@ -201,7 +242,15 @@ def clients_add(
             dpop_bound=dpop_bound,
         )
         oidc = redirect_uri or post_logout_redirect_uri or backchannel_logout_uri
-        if oidc or first_party or require_par or id_token_alg or "authorization_code" in grants:
+        encryption = (id_token_encrypted_alg, id_token_encrypted_enc, id_token_encryption_jwks)
+        if (
+            oidc
+            or first_party
+            or require_par
+            or id_token_alg
+            or any(v is not None for v in encryption)
+            or "authorization_code" in grants
+        ):
             try:
                 admin.register_client(
                     client_id,
@@ -211,6 +260,9 @@ def clients_add(
                     first_party=first_party,
                     require_pushed_authorization_requests=require_par,
                     id_token_signed_response_alg=id_token_alg,
+                    id_token_encrypted_response_alg=id_token_encrypted_alg or None,
+                    id_token_encrypted_response_enc=id_token_encrypted_enc,
+                    id_token_encryption_jwks=_jwks_text(id_token_encryption_jwks),
                 )
             except Exception:
                 admin.remove_client(client_id)
@@ -306,6 +358,9 @@ def clients_update(
             show_default=False,
         ),
     ] = None,
+    id_token_encryption_jwks: IdTokenEncJWKS = None,
+    id_token_encrypted_alg: IdTokenEncAlg = None,
+    id_token_encrypted_enc: IdTokenEncEnc = None,
     data_dir: DataDir = None,
     database_url: DatabaseURL = None,
     config: ConfigFile = None,
@@ -323,14 +378,19 @@ def clients_update(
         and resource_server is None
         and dpop_bound is None
     )
+    encryption = (id_token_encrypted_alg, id_token_encrypted_enc, id_token_encryption_jwks)
     registration_change = not (
-        redirect_uri is None and post_logout_redirect_uri is None and backchannel_logout_uri is None
+        redirect_uri is None
+        and post_logout_redirect_uri is None
+        and backchannel_logout_uri is None
+        and all(v is None for v in encryption)
     )
     if not client_change and not registration_change:
         raise UsageError(
             "nothing to change: give --grant, --scope, --no-scope, --audience, "
             "--resource-server/--no-resource-server, --dpop-bound/--no-dpop-bound, "
-            "--redirect-uri, --post-logout-redirect-uri or --backchannel-logout-uri"
+            "--redirect-uri, --post-logout-redirect-uri, --backchannel-logout-uri or "
+            "--id-token-encrypted-alg/--id-token-encrypted-enc/--id-token-encryption-jwks"
         )
     with open_admin(data_dir, database_url, config) as admin:
         if client_change:
@@ -349,6 +409,14 @@ def clients_update(
             backchannel = reg.backchannel_logout_uri
             if backchannel_logout_uri is not None:
                 backchannel = backchannel_logout_uri or None
+            enc_alg = reg.id_token_encrypted_response_alg
+            enc, jwks = reg.id_token_encrypted_response_enc, reg.id_token_encryption_jwks
+            if id_token_encrypted_alg is not None and id_token_encrypted_alg != enc_alg:
+                enc_alg, enc = id_token_encrypted_alg or None, None
+            if not enc_alg:  # '' stops encrypting: forget enc and the JWK Set
+                enc, jwks = None, None
+            enc = id_token_encrypted_enc or enc
+            jwks = _jwks_text(id_token_encryption_jwks) or jwks
             admin.register_client(
                 client_id,
                 redirect_uris=reg.redirect_uris if redirect_uri is None else redirect_uri,
@@ -361,6 +429,9 @@ def clients_update(
                 first_party=reg.first_party,
                 require_pushed_authorization_requests=reg.require_pushed_authorization_requests,
                 id_token_signed_response_alg=reg.id_token_signed_response_alg,
+                id_token_encrypted_response_alg=enc_alg,
+                id_token_encrypted_response_enc=enc,
+                id_token_encryption_jwks=jwks,
             )
     typer.echo(
         f"updated client {client_id}: grants {' '.join(client.grant_types)}; "

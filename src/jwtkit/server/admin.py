@@ -13,8 +13,9 @@ Every refusal is an :class:`AdminError` with a stable ``code``: ``not_found``,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from jwtkit.errors import JWTKitError
 from jwtkit.server.audit import audit
@@ -577,18 +578,31 @@ class AdminService:
         first_party: bool = False,
         require_pushed_authorization_requests: bool = False,
         id_token_signed_response_alg: str | None = None,
+        id_token_encrypted_response_alg: str | None = None,
+        id_token_encrypted_response_enc: str | None = None,
+        id_token_encryption_jwks: str | Mapping[str, Any] | None = None,
     ) -> ClientRegistration:
         """Set a client's OIDC registration (OIDC Dynamic Client Registration §2 names):
         exact redirect URIs (https, loopback http on any port per RFC 8252 §7.3, or a
         private-use scheme), post-logout redirect URIs, a back-channel logout URI, first party
-        (no consent page), PAR required, and the ID token alg. Audited ``client_registered``.
+        (no consent page), PAR required, and the ID token alg. With
+        ``id_token_encrypted_response_alg`` (and optionally ``_enc``, default A128CBC-HS256) ID
+        tokens are encrypted (OIDC Core §10.2) to a key of ``id_token_encryption_jwks`` (the
+        client's public JWK Set: JSON text or dict). Audited ``client_registered``.
 
         Raises:
-            InvalidValueError: a URI that cannot be registered, an unknown alg, or a client with
-                the authorization_code grant and no redirect URI.
+            InvalidValueError: a URI that cannot be registered, an unknown alg or enc, an
+                encryption JWK Set that is missing, not a JWK Set, holds a private key or a
+                secret, or has no key for the alg; an enc or JWK Set without an alg; or a client
+                with the authorization_code grant and no redirect URI.
             NotFoundError: there is no such client.
         """
-        from jwtkit.server.provider import ID_TOKEN_ALGS
+        from jwtkit.server.provider import (
+            DEFAULT_ID_TOKEN_ENCRYPTION_ENC,
+            ID_TOKEN_ALGS,
+            ID_TOKEN_ENCRYPTION_ENCS,
+            id_token_encryption_key,
+        )
         from jwtkit.server.redirects import check_registrable
         from jwtkit.store.registrations import ClientRegistration
 
@@ -614,6 +628,30 @@ class AdminService:
             )
         if "authorization_code" in client.grant_types and not redirect_uris:
             raise InvalidValueError("the authorization_code grant needs a --redirect-uri")
+        enc_alg, enc = id_token_encrypted_response_alg, id_token_encrypted_response_enc
+        jwks_text: str | None = None
+        if enc_alg is None:
+            if enc is not None or id_token_encryption_jwks is not None:
+                raise InvalidValueError(
+                    "an ID token encryption enc or JWK Set needs an id_token encryption alg"
+                )
+        else:
+            if id_token_encryption_jwks is None:
+                raise InvalidValueError("ID token encryption needs the client's JWK Set")
+            enc = enc or DEFAULT_ID_TOKEN_ENCRYPTION_ENC
+            if enc not in ID_TOKEN_ENCRYPTION_ENCS:
+                raise InvalidValueError(
+                    f"id_token encryption enc must be one of {', '.join(ID_TOKEN_ENCRYPTION_ENCS)}"
+                )
+            try:
+                id_token_encryption_key(id_token_encryption_jwks, enc_alg)
+            except ValueError as exc:
+                raise InvalidValueError(str(exc)) from None
+            jwks_text = (
+                id_token_encryption_jwks
+                if isinstance(id_token_encryption_jwks, str)
+                else json.dumps(dict(id_token_encryption_jwks))
+            )
         record = ClientRegistration(
             client_id,
             tuple(dict.fromkeys(redirect_uris)),
@@ -622,6 +660,9 @@ class AdminService:
             first_party,
             require_pushed_authorization_requests,
             alg,
+            enc_alg,
+            enc,
+            jwks_text,
         )
         self._registrations().put_client(record)
         audit("client_registered", client_id=client_id, actor=self.actor)

@@ -6,7 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from jwtkit.server.dpop import ALGORITHMS as DPOP_ALGORITHMS
-from jwtkit.server.provider import ID_TOKEN_ALGS, OIDC_SCOPES
+from jwtkit.server.provider import (
+    ID_TOKEN_ALGS,
+    ID_TOKEN_ENCRYPTION_ALGS,
+    ID_TOKEN_ENCRYPTION_ENCS,
+    OIDC_SCOPES,
+)
 from jwtkit.server.service import GRANT_TYPES
 from jwtkit.server.settings import SIGNING_ALGORITHMS, Settings
 
@@ -36,6 +41,8 @@ def metadata(settings: Settings) -> dict[str, Any]:
         "grant_types_supported": list(GRANT_TYPES),
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [a for a in id_algs if a in ID_TOKEN_ALGS],
+        "id_token_encryption_alg_values_supported": list(ID_TOKEN_ENCRYPTION_ALGS),
+        "id_token_encryption_enc_values_supported": list(ID_TOKEN_ENCRYPTION_ENCS),
         "userinfo_signing_alg_values_supported": [],
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login", "consent"],

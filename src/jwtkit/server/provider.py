@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import jwtkit
+from jwtkit import jwe
 from jwtkit.errors import JWTKitError
+from jwtkit.jwa import CONTENT_ENCRYPTION, KEY_MANAGEMENT
 from jwtkit.server.audit import audit
 from jwtkit.server.oauth import (
     AccessDenied,
@@ -76,6 +78,20 @@ OIDC_SCOPES = frozenset({"openid", "profile", "email", "offline_access"})
 PAR_PREFIX = "urn:ietf:params:oauth:request_uri:"
 #: ID token algs we can sign with (the hash of ``at_hash`` is SHA-256 for all of them).
 ID_TOKEN_ALGS = ("RS256", "ES256", "PS256")
+#: ID token encryption ``alg`` values (OIDC Core §10.2): to the client's public RSA/EC/OKP key.
+ID_TOKEN_ENCRYPTION_ALGS = (
+    "RSA-OAEP",
+    "RSA-OAEP-256",
+    "RSA-OAEP-384",
+    "RSA-OAEP-512",
+    "ECDH-ES",
+    "ECDH-ES+A128KW",
+    "ECDH-ES+A192KW",
+    "ECDH-ES+A256KW",
+)
+#: ID token encryption ``enc`` values; the default is OIDC Registration §2's A128CBC-HS256.
+ID_TOKEN_ENCRYPTION_ENCS = tuple(CONTENT_ENCRYPTION)
+DEFAULT_ID_TOKEN_ENCRYPTION_ENC = "A128CBC-HS256"
 _VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")  # RFC 7636 §4.1
 _CHALLENGE = re.compile(r"[A-Za-z0-9\-_]{43}")  # base64url(SHA-256), RFC 7636 §4.2
 _MAX_PARAM = 2048
@@ -109,6 +125,41 @@ def _b64(data: bytes) -> str:
 def s256(verifier: str) -> str:
     """The PKCE ``S256`` challenge of ``verifier`` (RFC 7636 §4.2): base64url(SHA-256)."""
     return _b64(hashlib.sha256(verifier.encode("ascii")).digest())
+
+
+def id_token_encryption_key(jwks: str | Mapping[str, Any], alg: str) -> jwtkit.Key:
+    """The key of a client's JWK Set (JSON text or dict, RFC 7517 §5) that ID tokens are
+    encrypted to with ``alg`` (one of :data:`ID_TOKEN_ENCRYPTION_ALGS`): the first public key
+    whose ``kty``/``crv`` fit the alg, whose ``use`` is absent or ``enc`` and whose ``alg``, when
+    set, is ``alg``.
+
+    Raises:
+        ValueError: ``alg`` is not supported, the set is not a JWK Set, it holds a private key
+            or a secret (``oct``), or no key fits (the message says which).
+    """
+    if alg not in ID_TOKEN_ENCRYPTION_ALGS:
+        raise ValueError(
+            f"ID token encryption alg must be one of {', '.join(ID_TOKEN_ENCRYPTION_ALGS)}"
+        )
+    try:
+        keys = jwtkit.KeySet.from_jwks(jwks)
+    except JWTKitError as exc:
+        raise ValueError(f"not a usable JWK Set: {exc.message}") from None
+    km = KEY_MANAGEMENT[alg]
+    for key in keys:
+        if key.kty == "oct":
+            raise ValueError("a secret (oct) key cannot receive encrypted ID tokens")
+        if key.is_private:
+            raise ValueError("the ID token encryption JWK Set must hold public keys only")
+    for key in keys:
+        if (
+            key.kty in km.ktys
+            and (not km.curves or key.crv in km.curves)
+            and key.use in (None, "enc")
+            and key.alg in (None, alg)
+        ):
+            return key
+    raise ValueError(f"the JWK Set has no public {'/'.join(km.ktys)} key for {alg}")
 
 
 class BadAuthorizationRequest(OAuthError):
@@ -700,7 +751,22 @@ class Provider:
         if self.settings.acr:
             claims["acr"] = self.settings.acr
         claims.update(self.user_claims(user, scope))
-        return jwtkit.encode(claims, key, headers={"typ": "JWT", "kid": key.kid})
+        signed = jwtkit.encode(claims, key, headers={"typ": "JWT", "kid": key.kid})
+        return self.encrypt_id_token(self.registrations.client(client.client_id), signed)
+
+    @staticmethod
+    def encrypt_id_token(registration: ClientRegistration, signed: str) -> str:
+        """Encrypt the signed ID token ``signed`` (compact JWS, str) as a nested JWT (``cty:
+        JWT``, RFC 7519 §5.2) to the registration's encryption key when it registered an
+        ``id_token_encrypted_response_alg`` (OIDC Core §10.2); else return it unchanged.
+        Returns the compact JWE (str, five segments) or the JWS."""
+        alg = registration.id_token_encrypted_response_alg
+        if alg is None or registration.id_token_encryption_jwks is None:
+            return signed
+        key = id_token_encryption_key(registration.id_token_encryption_jwks, alg)
+        enc = registration.id_token_encrypted_response_enc or DEFAULT_ID_TOKEN_ENCRYPTION_ENC
+        headers = {"cty": "JWT", "kid": key.kid}
+        return jwe.encrypt(signed, key, alg, enc, headers=headers)
 
     def userinfo(self, claims: Mapping[str, Any]) -> dict[str, Any]:
         """The userinfo response (OIDC Core §5.3.2) for a verified access token's ``claims``.

@@ -38,6 +38,9 @@ oidc_clients = Table(
     Column("first_party", Boolean, nullable=False),
     Column("require_pushed_authorization_requests", Boolean, nullable=False),
     Column("id_token_signed_response_alg", String(16), nullable=True),
+    Column("id_token_encrypted_response_alg", String(32), nullable=True),
+    Column("id_token_encrypted_response_enc", String(32), nullable=True),
+    Column("id_token_encryption_jwks", Text, nullable=True),
 )
 
 user_claims = Table(

@@ -24,7 +24,10 @@ class ClientRegistration:
     """A client's OIDC registration: exact ``redirect_uris`` and ``post_logout_redirect_uris``
     (tuples of str), ``backchannel_logout_uri`` (str or None), ``first_party`` (no consent
     page), ``require_pushed_authorization_requests`` (RFC 9126 §6) and
-    ``id_token_signed_response_alg`` (str or None: the service default)."""
+    ``id_token_signed_response_alg`` (str or None: the service default); with
+    ``id_token_encrypted_response_alg`` (str or None: plain JWS), ID tokens are nested JWTs
+    encrypted with ``id_token_encrypted_response_enc`` to a key of ``id_token_encryption_jwks``
+    (the client's public JWK Set as JSON text) (OIDC Core §10.2, OIDC Registration §2)."""
 
     client_id: str
     redirect_uris: tuple[str, ...] = ()
@@ -33,6 +36,9 @@ class ClientRegistration:
     first_party: bool = False
     require_pushed_authorization_requests: bool = False
     id_token_signed_response_alg: str | None = None
+    id_token_encrypted_response_alg: str | None = None
+    id_token_encrypted_response_enc: str | None = None
+    id_token_encryption_jwks: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> ClientRegistration:
@@ -45,6 +51,9 @@ class ClientRegistration:
             first_party=bool(row.first_party),
             require_pushed_authorization_requests=bool(row.require_pushed_authorization_requests),
             id_token_signed_response_alg=row.id_token_signed_response_alg,
+            id_token_encrypted_response_alg=row.id_token_encrypted_response_alg,
+            id_token_encrypted_response_enc=row.id_token_encrypted_response_enc,
+            id_token_encryption_jwks=row.id_token_encryption_jwks,
         )
 
     def to_row(self) -> dict[str, Any]:
@@ -57,6 +66,9 @@ class ClientRegistration:
             "first_party": self.first_party,
             "require_pushed_authorization_requests": self.require_pushed_authorization_requests,
             "id_token_signed_response_alg": self.id_token_signed_response_alg,
+            "id_token_encrypted_response_alg": self.id_token_encrypted_response_alg,
+            "id_token_encrypted_response_enc": self.id_token_encrypted_response_enc,
+            "id_token_encryption_jwks": self.id_token_encryption_jwks,
         }
 
 
