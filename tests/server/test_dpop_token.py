@@ -297,3 +297,89 @@ def test_server_nonce_required_then_retry(make_svc: Any) -> None:
     assert retry.status_code == 200, retry.text
     assert retry.json()["token_type"] == "DPoP"
     assert _cc(s, []).json()["token_type"] == "Bearer"  # no proof: nonces do not apply
+
+
+def _openid_login(svc: Svc, key: jwtkit.Key | None) -> str:
+    if svc.store.get_client("oidc") is None:
+        svc.add_client("oidc", scope="openid read")
+        svc.add_user("olga", "pw-olga", scope="openid read")
+    headers = {"DPoP": _proof(svc, key)} if key is not None else {}
+    r = svc.token(
+        {
+            "grant_type": "password",
+            "username": "olga",
+            "password": "pw-olga",
+            "client_id": "oidc",
+            "scope": "openid",
+        },
+        headers=headers,
+    )
+    assert r.status_code == 200, r.text
+    return str(r.json()["access_token"])
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_userinfo_enforces_the_binding(svc: Svc, method: str) -> None:
+    access = _openid_login(svc, KEY)
+    url = f"{svc.service.issuer}/userinfo"
+
+    def call(scheme: str, proof: str | None) -> Any:
+        headers = {"Authorization": f"{scheme} {access}"}
+        if proof is not None:
+            headers["DPoP"] = proof
+        return svc.http.request(method, "/userinfo", headers=headers)
+
+    under_bearer = call("Bearer", None)
+    assert under_bearer.status_code == 401
+    challenge = under_bearer.headers["www-authenticate"]
+    assert challenge.startswith("DPoP ") and 'error="invalid_token"' in challenge
+    assert 'algs="' in challenge and "ES256" in challenge
+    proof = _proof(svc, htm=method, htu=url, access_token=access)
+    ok = call("DPoP", proof)
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["sub"]
+    for bad in (
+        proof,  # replayed
+        None,  # no proof
+        _proof(svc, OTHER, htm=method, htu=url, access_token=access),  # another key
+        _proof(svc, htm=method, htu=url),  # no ath
+        _proof(svc, htm="PUT", htu=url, access_token=access),  # wrong htm
+        _proof(svc, htm=method, htu=f"{svc.service.issuer}/sessions", access_token=access),
+    ):
+        r = call("DPoP", bad)
+        assert r.status_code == 401, r.text
+        challenge = r.headers["www-authenticate"]
+        assert challenge.startswith("DPoP ") and 'error="invalid_dpop_proof"' in challenge
+        assert 'algs="' in challenge
+    plain = _openid_login(svc, None)
+    assert (
+        svc.http.request(method, "/userinfo", headers={"Authorization": f"Bearer {plain}"})
+    ).status_code == 200
+    unbound = _proof(svc, htm=method, htu=url, access_token=plain)
+    r = svc.http.request(
+        method, "/userinfo", headers={"Authorization": f"DPoP {plain}", "DPoP": unbound}
+    )
+    assert r.status_code == 401
+    assert r.headers["www-authenticate"].startswith("DPoP ")
+
+
+def test_logout_enforces_the_binding(svc: Svc) -> None:
+    access = _login(svc, KEY)["access_token"]
+    url = f"{svc.service.issuer}/logout"
+    r = svc.http.post("/logout", headers={"Authorization": f"Bearer {access}"})
+    assert r.status_code == 401
+    assert r.headers["www-authenticate"].startswith("DPoP ")
+    wrong = _proof(svc, OTHER, htm="POST", htu=url, access_token=access)
+    r = svc.http.post("/logout", headers={"Authorization": f"DPoP {access}", "DPoP": wrong})
+    assert r.status_code == 401
+    assert 'error="invalid_dpop_proof"' in r.headers["www-authenticate"]
+    # the session is still alive: refusals ended nothing
+    see = _proof(svc, htm="GET", htu=f"{svc.service.issuer}/sessions", access_token=access)
+    listed = svc.http.get("/sessions", headers={"Authorization": f"DPoP {access}", "DPoP": see})
+    assert listed.status_code == 200, listed.text
+    proof = _proof(svc, htm="POST", htu=url, access_token=access)
+    r = svc.http.post("/logout", headers={"Authorization": f"DPoP {access}", "DPoP": proof})
+    assert r.status_code == 204, r.text
+    plain = _login(svc, None)["access_token"]
+    r = svc.http.post("/logout", headers={"Authorization": f"Bearer {plain}"})
+    assert r.status_code == 204, r.text

@@ -17,8 +17,9 @@ from typing import Any, TypeVar
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from jwtkit.errors import JWTKitError
+from jwtkit.errors import InvalidDPoPProofError, JWTKitError
 from jwtkit.middleware._core import _B64TOKEN, Principal, parse_bearer
+from jwtkit.server.dpop import ALGORITHMS as DPOP_ALGORITHMS
 from jwtkit.server.errors import NO_STORE
 from jwtkit.server.oauth import (
     BearerRequired,
@@ -171,16 +172,55 @@ def bearer_token(request: Request) -> str:
     return token
 
 
-def invalid_token(exc: JWTKitError) -> InvalidToken:
+def invalid_token(exc: JWTKitError, *, dpop: bool = False) -> InvalidToken:
     """The RFC 6750 §3.1 ``invalid_token`` error (401 with a challenge) for a verification
-    failure ``exc``; only its code is echoed."""
+    failure ``exc``; only its code is echoed. With ``dpop`` (the request used the ``DPoP``
+    scheme, or the token is DPoP-bound) the challenge is RFC 9449 §7.1's ``DPoP algs="..."``,
+    with ``error="invalid_dpop_proof"`` for a proof failure and ``invalid_token`` otherwise."""
+    if dpop:
+        error = "invalid_dpop_proof" if isinstance(exc, InvalidDPoPProofError) else "invalid_token"
+        algs = " ".join(DPOP_ALGORITHMS)
+        challenge = f'DPoP realm="jwtkit", error="{error}", algs="{algs}"'
+    else:
+        challenge = 'Bearer realm="jwtkit", error="invalid_token"'
     return InvalidToken(
         f"the access token is not valid ({exc.code})",
-        headers={
-            "WWW-Authenticate": f'Bearer realm="jwtkit", error="invalid_token", '
-            f'error_description="{exc.code}"'
-        },
+        headers={"WWW-Authenticate": f'{challenge}, error_description="{exc.code}"'},
     )
+
+
+def resource_claims(
+    request: Request, token: str, svc: TokenService, *, check_revoked: bool = True
+) -> dict[str, Any]:
+    """The claims (dict) of ``token``, an access token of this service presented to one of its
+    own protected endpoints (sessions, logout, userinfo), with RFC 9449 §7's rules: a
+    DPoP-bound token only under the ``DPoP`` scheme (see :func:`bearer_token`) with one valid
+    proof of its key (``ath``, ``htm`` = the request method, ``htu`` = the issuer plus the
+    path, replay cache); an unbound token only under ``Bearer``. ``check_revoked=False``
+    accepts a revoked token (logout is idempotent).
+
+    Raises:
+        InvalidToken: 401; the token does not verify or is revoked (Bearer challenge), or the
+            DPoP rules above fail (``DPoP`` challenge with ``algs``).
+    """
+    dpop = bool(getattr(request.state, "jwtkit_dpop", False))
+    try:
+        claims = svc.verify_access_token(token, check_revoked=check_revoked)
+    except JWTKitError as exc:
+        raise invalid_token(exc, dpop=dpop) from None
+    try:
+        svc.dpop.check_resource_request(
+            request.headers.getlist("dpop"),
+            dpop=dpop,
+            method=request.method,
+            url=svc.issuer + request.url.path,
+            token=token,
+            claims=claims,
+            now=svc.clock(),
+        )
+    except JWTKitError as exc:
+        raise invalid_token(exc, dpop=True) from None
+    return claims
 
 
 def bearer_principal(
@@ -189,26 +229,15 @@ def bearer_principal(
     svc: TokenService = Depends(token_service),
 ) -> Principal:
     """The verified bearer of a user session: one of this service's access tokens, not
-    revoked, with a ``sid`` (a :class:`~jwtkit.middleware.Principal`).
+    revoked, with a ``sid`` (a :class:`~jwtkit.middleware.Principal`), checked by
+    :func:`resource_claims`.
 
     Raises:
         InvalidRequest: 401, no bearer token. InvalidToken: 401, the token does not verify, is
             revoked or has no ``sid`` (a client_credentials token); a DPoP-bound token under
             ``Bearer``, or under ``DPoP`` without one valid proof of its key (RFC 9449 §7).
     """
-    try:
-        claims = svc.verify_access_token(token)
-        svc.dpop.check_resource_request(
-            request.headers.getlist("dpop"),
-            dpop=bool(getattr(request.state, "jwtkit_dpop", False)),
-            method=request.method,
-            url=svc.issuer + request.url.path,
-            token=token,
-            claims=claims,
-            now=svc.clock(),
-        )
-    except JWTKitError as exc:
-        raise invalid_token(exc) from None
+    claims = resource_claims(request, token, svc)
     if not isinstance(claims.get("sid"), str):
         raise InvalidToken("this token has no user session")
     return Principal.from_claims(claims, token)

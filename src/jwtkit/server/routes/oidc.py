@@ -7,13 +7,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
-from jwtkit.errors import JWTKitError
 from jwtkit.server.deps import (
     NO_STORE,
     bearer_token,
     form,
-    invalid_token,
     provider,
+    resource_claims,
     token_service,
 )
 from jwtkit.server.oauth import OAuthError, parse_query
@@ -36,34 +35,35 @@ router = APIRouter(tags=["oidc"])
 OP = Depends(provider)
 
 
-def _userinfo(token: str, svc: TokenService, op: Provider) -> Response:
-    try:
-        claims = svc.verify_access_token(token)
-    except JWTKitError as exc:
-        raise invalid_token(exc) from None
+def _userinfo(request: Request, token: str, svc: TokenService, op: Provider) -> Response:
+    claims = resource_claims(request, token, svc)  # RFC 9449 §7 for DPoP-bound tokens
     return JSONResponse(op.userinfo(claims), headers=NO_STORE)
 
 
 @router.get("/userinfo")
 def userinfo(
+    request: Request,
     token: str = Depends(bearer_token),
     svc: TokenService = Depends(token_service),
     op: Provider = OP,
 ) -> Response:
     """Userinfo (OIDC Core §5.3): ``Authorization: Bearer <access token>`` with the ``openid``
-    scope. Returns ``{sub, preferred_username?, name?, email?}`` by the token's scopes; 401
-    ``invalid_token`` or 403 ``insufficient_scope`` with an RFC 6750 §3 challenge."""
-    return _userinfo(token, svc, op)
+    scope, or ``Authorization: DPoP`` with a ``DPoP`` proof for a DPoP-bound token (RFC 9449
+    §7). Returns ``{sub, preferred_username?, name?, email?}`` by the token's scopes; 401
+    ``invalid_token``/``invalid_dpop_proof`` (a ``DPoP`` challenge for DPoP) or 403
+    ``insufficient_scope`` with an RFC 6750 §3 challenge."""
+    return _userinfo(request, token, svc, op)
 
 
 @router.post("/userinfo")
 def userinfo_post(
+    request: Request,
     token: str = Depends(bearer_token),
     svc: TokenService = Depends(token_service),
     op: Provider = OP,
 ) -> Response:
     """Userinfo by POST (OIDC Core §5.3.1): as ``GET /userinfo``."""
-    return _userinfo(token, svc, op)
+    return _userinfo(request, token, svc, op)
 
 
 def _end_session(request: Request, op: Provider, params: dict[str, str]) -> Response:

@@ -14,11 +14,13 @@ from jwtkit.server.deps import (
     bearer_token,
     invalid_token,
     optional_form,
+    resource_claims,
     token_service,
 )
 from jwtkit.server.oauth import InvalidToken, NotFound
 from jwtkit.server.responses import JSON as JSONResponse
 from jwtkit.server.service import TokenService, session_view
+from jwtkit.server.tokens import token_kind
 
 __all__ = ["router"]
 
@@ -32,11 +34,14 @@ def logout(
     request: Request, params: dict[str, str] = Depends(optional_form), svc: TokenService = Service
 ) -> Response:
     """End the session of the presented token: form ``token`` (a refresh or access token)
-    or ``Authorization: Bearer`` (an access token). Returns 204; 401 ``invalid_token`` when
+    or ``Authorization: Bearer`` (an access token; a DPoP-bound one under ``Authorization:
+    DPoP`` with a ``DPoP`` proof, RFC 9449 §7). Returns 204; 401 ``invalid_token`` when
     the token is not one of this service's."""
     token_value = params.get("token")
     if token_value is None:
         token_value = bearer_token(request)
+        if token_kind(token_value) != "opaque":  # RFC 9449 §7 for DPoP-bound access tokens
+            resource_claims(request, token_value, svc, check_revoked=False)
     try:
         known = svc.logout(token_value)
     except JWTKitError as exc:
