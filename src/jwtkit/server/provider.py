@@ -198,6 +198,8 @@ class AuthorizationRequest:
     max_age: int | None
     login_hint: str | None
     params: Mapping[str, str] = field(repr=False)
+    #: ``dpop_jkt`` (RFC 9449 §10): the DPoP key thumbprint the code will be bound to, or None.
+    dpop_jkt: str | None = None
 
 
 @dataclass(frozen=True)
@@ -375,6 +377,9 @@ class Provider:
             if not raw.isdigit() or len(raw) > 10:
                 raise InvalidRequest("max_age must be a non-negative integer")
             max_age = int(raw)
+        dpop_jkt = params.get("dpop_jkt")
+        if dpop_jkt is not None and _CHALLENGE.fullmatch(dpop_jkt) is None:
+            raise InvalidRequest("dpop_jkt is not a base64url SHA-256 thumbprint (RFC 9449 §10)")
         scope = self._scope(client, params.get("scope"))
         clean = {k: params[k] for k in _AUTHZ_PARAMS if k in params}
         clean["client_id"] = client.client_id
@@ -391,6 +396,7 @@ class Provider:
             max_age=max_age,
             login_hint=params.get("login_hint"),
             params=clean,
+            dpop_jkt=dpop_jkt,
         )
 
     @staticmethod
@@ -577,6 +583,7 @@ class Provider:
                 scope=scope,
                 nonce=request.nonce,
                 code_challenge=request.code_challenge,
+                dpop_jkt=request.dpop_jkt,
                 created_at=now,
                 expires_at=now + self.settings.authorization_code_ttl,
             ),
@@ -590,9 +597,13 @@ class Provider:
             request.redirect_uri, request.state, AccessDenied("the user denied the request")
         )
 
-    def redeem(self, client: ClientRecord, params: Mapping[str, str]) -> dict[str, Any]:
+    def redeem(
+        self, client: ClientRecord, params: Mapping[str, str], jkt: str | None = None
+    ) -> dict[str, Any]:
         """The token endpoint's ``grant_type=authorization_code`` (RFC 6749 §4.1.3, RFC 7636
-        §4.6, OIDC Core §3.1.3): ``code``, ``redirect_uri``, ``code_verifier``.
+        §4.6, OIDC Core §3.1.3): ``code``, ``redirect_uri``, ``code_verifier``; ``jkt`` the
+        thumbprint of the request's DPoP proof (RFC 9449 §5) or None: the access token is
+        bound to it, and so is a public client's refresh-token family.
 
         Returns the token response (dict) with an ``id_token`` when ``openid`` was granted, and
         a refresh token when the client may use the refresh_token grant.
@@ -601,7 +612,8 @@ class Provider:
             InvalidRequest: a missing parameter. UnauthorizedClient: grant not registered.
             InvalidGrant: unknown, expired, used (a replay also revokes the grant it produced,
                 RFC 6749 §4.1.2), another client's code, a different redirect_uri, a wrong
-                verifier, or an OP session that has ended.
+                verifier, an OP session that has ended, or a code bound by ``dpop_jkt`` (RFC
+                9449 §10) redeemed without a proof of that key.
         """
         if "authorization_code" not in client.grant_types:
             raise UnauthorizedClient("client may not use grant_type=authorization_code")
@@ -639,11 +651,15 @@ class Provider:
             s256(verifier), issued.code_challenge
         ):
             raise InvalidGrant("code_verifier does not match the code_challenge")
+        if issued.dpop_jkt is not None and (
+            jkt is None or not hmac.compare_digest(issued.dpop_jkt, jkt)
+        ):
+            raise InvalidGrant("the code is bound to another DPoP key (dpop_jkt, RFC 9449 §10)")
         session = self.op_sessions.get(issued.op_sid)
         user = self.store.get_user_by_id(issued.user_id)
         if session is None or not session.is_active(now) or user is None or user.disabled:
             raise InvalidGrant("the sign-in session has ended")
-        return self._tokens_for(client, user, session, issued, code_hash, now)
+        return self._tokens_for(client, user, session, issued, code_hash, now, jkt)
 
     def _tokens_for(
         self,
@@ -653,6 +669,7 @@ class Provider:
         issued: AuthorizationCode,
         code_hash: str,
         now: float,
+        jkt: str | None,
     ) -> dict[str, Any]:
         refresh = new_refresh_token()
         try:
@@ -666,6 +683,7 @@ class Provider:
                 access_exp=int(now) + self.settings.access_token_ttl,
                 cap=self.settings.session_cap,
                 policy=self.settings.session_cap_policy,
+                dpop_jkt=jkt if client.public else None,  # RFC 9449 §5: public clients
             )
         except SessionCapError:
             raise InvalidGrant(f"session limit reached ({self.settings.session_cap})") from None
@@ -675,12 +693,15 @@ class Provider:
         if not self.op_sessions.link_grant(session.sid, grant.sid, client.client_id, now):
             raise InvalidGrant("the sign-in session has ended")
         access, _, jti = self.tokens.mint_access_token(
-            sub=user.id, client=client, scope=issued.scope, sid=grant.sid, now=now
+            sub=user.id, client=client, scope=issued.scope, sid=grant.sid, now=now, jkt=jkt
         )
         self.tokens.metrics.tokens_issued.labels("authorization_code").inc()
         audit("code_redeemed", client_id=client.client_id, sub=user.id, sid=grant.sid, jti=jti)
         body = self.tokens.token_response(
-            access, issued.scope, refresh if "refresh_token" in client.grant_types else None
+            access,
+            issued.scope,
+            refresh if "refresh_token" in client.grant_types else None,
+            dpop=jkt is not None,
         )
         if "openid" in issued.scope.split():
             body["id_token"] = self.id_token(

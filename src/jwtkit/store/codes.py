@@ -34,6 +34,8 @@ class AuthorizationCode:
     code_challenge: str
     created_at: float
     expires_at: float
+    #: The DPoP key thumbprint the code is bound to (``dpop_jkt``, RFC 9449 §10), or None.
+    dpop_jkt: str | None = None
 
 
 @dataclass(frozen=True)

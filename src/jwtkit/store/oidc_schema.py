@@ -89,6 +89,7 @@ authorization_codes = Table(
     Column("expires_at", Float, nullable=False, index=True),
     Column("used_at", Float, nullable=True),
     Column("grant_sid", String(64), nullable=True),
+    Column("dpop_jkt", String(64), nullable=True),  # RFC 9449 §10
 )
 
 authorization_requests = Table(

@@ -18,11 +18,12 @@ __all__ = ["handle"]
 
 def handle(svc: TokenService, client: ClientRecord, request: TokenRequest) -> dict[str, Any]:
     """The token endpoint's ``grant_type=authorization_code``: ``code``, ``redirect_uri``,
-    ``code_verifier``. Returns the token response with ``id_token`` for the ``openid`` scope.
+    ``code_verifier``, with the request's DPoP key (``dpop_jkt``, RFC 9449 §5, §10). Returns
+    the token response with ``id_token`` for the ``openid`` scope.
 
     Raises:
         OAuthError: as :meth:`~jwtkit.server.provider.Provider.redeem`.
     """
     if svc.provider is None:  # pragma: no cover - build_services always sets one
         raise UnsupportedGrantType("this service has no OpenID Connect provider")
-    return svc.provider.redeem(client, request.params)
+    return svc.provider.redeem(client, request.params, request.dpop_jkt)
