@@ -296,6 +296,10 @@ def test_server_nonce_required_then_retry(make_svc: Any) -> None:
     retry = _cc(s, [_proof(s, nonce=nonce)])
     assert retry.status_code == 200, retry.text
     assert retry.json()["token_type"] == "DPoP"
+    fresh = retry.headers["dpop-nonce"]  # RFC 9449 §8.2: a new nonce for the next proof
+    again = _cc(s, [_proof(s, nonce=fresh)])
+    assert again.status_code == 200, again.text
+    assert "dpop-nonce" in again.headers
     assert _cc(s, []).json()["token_type"] == "Bearer"  # no proof: nonces do not apply
 
 

@@ -102,6 +102,11 @@ class TokenEndpointDPoP:
             raise InvalidDPoPProof(str(exc)[:200]) from None
         return proof.jkt
 
+    def response_headers(self, now: float) -> dict[str, str]:
+        """Headers (str -> str) for a successful token response: with nonces on, a fresh
+        ``DPoP-Nonce`` for the client's next proof (RFC 9449 §8.2); else none."""
+        return {} if self.nonces is None else {"DPoP-Nonce": self.nonces.issue(now)}
+
     def check_resource_request(
         self,
         proofs: Sequence[str],

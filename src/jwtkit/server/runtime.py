@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from jwtkit.dpop import ReplayCache
 from jwtkit.server.backchannel import BackchannelSender
 from jwtkit.server.keys import KeyEncryptor, KeyManager
 from jwtkit.server.metrics import Metrics
@@ -206,8 +207,9 @@ def build_services(
     redis_client = None
     counter: FailureCounter = LocalRateLimiter()
     mirror = None
+    replay: ReplayCache | None = None
     if settings.redis_url:
-        from jwtkit.store.redis import RedisMirror, RedisRateLimiter, connect
+        from jwtkit.store.redis import RedisMirror, RedisRateLimiter, RedisReplayCache, connect
 
         # Short timeouts and one breaker for every Redis call: a Redis that accepts and never
         # answers costs a request one timeout until the breaker opens, then nothing (13.6).
@@ -219,6 +221,8 @@ def build_services(
         counter = FallbackCounter(
             RedisRateLimiter(redis_client, settings.redis_prefix, breaker=breaker)
         )
+        # RFC 9449 §11.1: one DPoP proof jti cache for every instance on this Redis
+        replay = RedisReplayCache(redis_client, settings.redis_prefix, breaker=breaker, clock=clock)
     secret = settings.key_encryption_key
     keys = KeyManager(
         store,
@@ -268,6 +272,8 @@ def build_services(
         metrics=metrics,
         clock=clock,
     )
+    if replay is not None:
+        service.dpop.replay = replay
     from jwtkit.store.logouts import LogoutStore
 
     sender = BackchannelSender(

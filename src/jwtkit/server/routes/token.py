@@ -66,7 +66,8 @@ async def token(
     # the event loop, without a thread hop (issue 12); everything else runs in the thread pool.
     client = svc.client_from_memory(creds) if grant in NON_BLOCKING else None
     if client is not None and svc.keys.is_fresh():
-        return JSONResponse(svc.token(grant, client, request), headers=NO_STORE)
+        body = svc.token(grant, client, request)
+        return JSONResponse(body, headers={**NO_STORE, **svc.dpop.response_headers(svc.clock())})
 
     def work() -> dict[str, Any]:
         client = svc.authenticate_client(creds)
@@ -76,4 +77,4 @@ async def token(
         body = await password_work(svc, work)
     else:
         body = await run_in_threadpool(work)
-    return JSONResponse(body, headers=NO_STORE)
+    return JSONResponse(body, headers={**NO_STORE, **svc.dpop.response_headers(svc.clock())})
