@@ -89,6 +89,13 @@ def test_openid_client_drives_the_whole_flow(op: OP, tmp_path: Path) -> None:
     assert steps["userinfo"]["sub"] == flow["sub"]
     assert steps["refresh"] == {"rotated": True, "has_access_token": True}
     assert steps["sso"]["login_forms"] == 0 and steps["sso"]["same_sid"] is True
+    assert steps["dpop"] == {  # RFC 9449 with openid-client's getDPoPHandle
+        "token_type": "dpop",
+        "userinfo_sub": True,
+        "refresh_token_type": "dpop",
+        "cnf_jkt": True,
+        "bearer_refused": 401,
+    }
     assert steps["rp_logout"] == {"status": 303, "location": "https://node.example/bye?state=bye"}
     assert steps["backchannel_logout"]["typ"] == "logout+jwt"
     assert steps["backchannel_logout"]["sid_matches"] is True

@@ -83,7 +83,7 @@ const listener = http.createServer((req, res) => {
 })
 await new Promise(resolve => listener.listen(cfg.backchannel_port, '127.0.0.1', resolve))
 
-async function flow (clientId, secret, redirectUri, scope) {
+async function flow (clientId, secret, redirectUri, scope, DPoP = undefined) {
   const config = await client.discovery(new URL(cfg.issuer), clientId, secret ? { client_secret: secret } : undefined,
     secret ? client.ClientSecretBasic(secret) : client.None(), insecure)
   const verifier = client.randomPKCECodeVerifier()
@@ -102,7 +102,7 @@ async function flow (clientId, secret, redirectUri, scope) {
   const callback = await signIn(url.href, counts)
   const tokens = await client.authorizationCodeGrant(config, new URL(callback), {
     pkceCodeVerifier: verifier, expectedNonce: nonce, expectedState: state, idTokenExpected: true
-  })
+  }, undefined, { DPoP })
   const ms = performance.now() - started
   return { config, tokens, counts, ms }
 }
@@ -117,6 +117,16 @@ const refreshed = await client.refreshTokenGrant(one.config, one.tokens.refresh_
 say('refresh', { rotated: refreshed.refresh_token !== one.tokens.refresh_token, has_access_token: !!refreshed.access_token })
 const two = await flow(cfg.spa.client_id, null, cfg.spa.redirect_uri, 'openid profile')
 say('sso', { login_forms: two.counts.login, consent_forms: two.counts.consent, same_sid: two.tokens.claims().sid === claims.sid, ms: Math.round(two.ms) })
+
+// DPoP (RFC 9449) through code + PKCE, userinfo and refresh, with openid-client's getDPoPHandle
+const dpop = client.getDPoPHandle(two.config, await client.randomDPoPKeyPair('ES256'))
+const bound = await flow(cfg.spa.client_id, null, cfg.spa.redirect_uri, 'openid profile offline_access', dpop)
+const boundInfo = await client.fetchUserInfo(bound.config, bound.tokens.access_token, bound.tokens.claims().sub, { DPoP: dpop })
+const boundRefresh = await client.refreshTokenGrant(bound.config, bound.tokens.refresh_token, undefined, { DPoP: dpop })
+const atClaims = jose.decodeJwt(boundRefresh.access_token)
+let bearerStatus = null
+try { await client.fetchUserInfo(bound.config, bound.tokens.access_token, bound.tokens.claims().sub) } catch (e) { bearerStatus = e.status || e.code || String(e) }
+say('dpop', { token_type: bound.tokens.token_type, userinfo_sub: boundInfo.sub === bound.tokens.claims().sub, refresh_token_type: boundRefresh.token_type, cnf_jkt: !!(atClaims.cnf && atClaims.cnf.jkt), bearer_refused: bearerStatus })
 
 const end = client.buildEndSessionUrl(one.config, {
   id_token_hint: one.tokens.id_token, post_logout_redirect_uri: cfg.rp.post_logout_redirect_uri, state: 'bye'
