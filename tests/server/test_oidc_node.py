@@ -1,7 +1,9 @@
 """An independent relying party: npm openid-client 6 (tests/verifiers/node/oidc_rp.mjs, from the
 lock file) signs in through the login and consent pages with a cookie-jar browser, validates
-the ID token, calls userinfo, refreshes, signs in to a second client by SSO, logs out, and
-verifies the back-channel logout token its loopback listener receives."""
+the ID token, calls userinfo, refreshes, signs in to a second client by SSO, runs code + PKCE,
+userinfo and refresh under DPoP (getDPoPHandle, with server nonces on so it retries on
+use_dpop_nonce), logs out, and verifies the back-channel logout token its loopback listener
+receives."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from jwtkit.dpop import DPoPNonces
 
 from .oidc_support import OP, PASSWORD, REDIRECTS, SECRETS, free_socket
 
@@ -67,14 +71,21 @@ def test_openid_client_drives_the_whole_flow(op: OP, tmp_path: Path) -> None:
     }
     path = tmp_path / "rp.json"
     path.write_text(json.dumps(config))
-    run = subprocess.run(
-        [node, "oidc_rp.mjs", str(path)],
-        cwd=NODE_DIR,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    # RFC 9449 §8: server nonces on for this run, so openid-client's DPoP token requests get
+    # use_dpop_nonce first and must retry with the DPoP-Nonce it was given
+    endpoint = op.services.service.dpop
+    endpoint.nonces = DPoPNonces(b"n" * 40)
+    try:
+        run = subprocess.run(
+            [node, "oidc_rp.mjs", str(path)],
+            cwd=NODE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        endpoint.nonces = None
     assert run.returncode == 0, run.stdout + run.stderr
     steps: dict[str, dict[str, Any]] = {}
     for line in run.stdout.splitlines():
