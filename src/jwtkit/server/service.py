@@ -364,9 +364,19 @@ class TokenService:
             OAuthError: whatever the grant raises (RFC 6749 §5.2); InvalidDPoPProof for a client
                 registered with ``dpop_bound_access_tokens`` that sent no proof (RFC 9449 §5.2).
         """
+        self.check_dpop_requirement(client, request)
+        return GRANTS[grant](self, client, request)
+
+    @staticmethod
+    def check_dpop_requirement(client: ClientRecord, request: TokenRequest) -> None:
+        """Refuse a token request without a DPoP proof from a client registered with
+        ``dpop_bound_access_tokens`` (RFC 9449 §5.2).
+
+        Raises:
+            InvalidDPoPProof: 400 ``invalid_dpop_proof``.
+        """
         if client.dpop_bound_access_tokens and request.dpop_jkt is None:
             raise InvalidDPoPProof("this client must send a DPoP proof (dpop_bound_access_tokens)")
-        return GRANTS[grant](self, client, request)
 
     def password_grant(
         self,

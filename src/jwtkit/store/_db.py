@@ -8,9 +8,11 @@ SQLite; row locks taken by the statements themselves on PostgreSQL).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -81,6 +83,80 @@ class _GroupCommit:
         return item.value  # type: ignore[return-value]
 
 
+class _AsyncWriter:
+    """A writer thread for callers on an event loop: each :meth:`submit` queues work and
+    returns a future of the loop; the thread runs everything queued so far as one group
+    (:meth:`Database._run_group`: one transaction, one commit) and resolves the futures on
+    their loops once it has committed. An event loop hands work over without a worker thread
+    per request (issue 12), and the group commit stays as it was.
+    """
+
+    def __init__(self, run: Callable[[list[_Work[Any]]], None]) -> None:
+        self._run = run
+        self._queue: deque[tuple[_Work[Any], asyncio.AbstractEventLoop, asyncio.Future[Any]]]
+        self._queue = deque()
+        self._cv = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def submit(self, work: Callable[[Connection], T]) -> asyncio.Future[T]:
+        """Queue ``work`` (run as ``work(conn)`` in a write transaction); returns a future of
+        the running loop with its result once committed (or its exception).
+
+        Raises:
+            RuntimeError: no running event loop, or the writer is closed.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        with self._cv:
+            if self._closed:
+                raise RuntimeError("the database is closed")
+            self._queue.append((_Work(work), loop, future))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._loop, name="jwtkit-sqlite-writer", daemon=True
+                )
+                self._thread.start()
+            self._cv.notify()
+        return future
+
+    def _loop(self) -> None:
+        while True:
+            with self._cv:
+                while not self._queue and not self._closed:
+                    self._cv.wait()
+                if not self._queue:
+                    return  # closed and drained
+                batch = list(self._queue)
+                self._queue.clear()
+            try:
+                self._run([item for item, _, _ in batch])
+            except BaseException as exc:  # pragma: no cover - _run records errors per item
+                for item, _, _ in batch:
+                    item.error = item.error or exc
+            for item, loop, future in batch:
+                with contextlib.suppress(RuntimeError):  # that loop has closed meanwhile
+                    loop.call_soon_threadsafe(_resolve, future, item)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Run what is queued, then stop the thread (waits at most ``timeout`` seconds)."""
+        with self._cv:
+            self._closed = True
+            self._cv.notify()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+
+def _resolve(future: asyncio.Future[Any], item: _Work[Any]) -> None:
+    if future.cancelled():  # the request went away; its work has committed all the same
+        return
+    if item.error is not None:
+        future.set_exception(item.error)
+    else:
+        future.set_result(item.value)
+
+
 class Database:
     """One SQLAlchemy engine and the transaction helpers every repository uses.
 
@@ -119,6 +195,7 @@ class Database:
         # other processes still meet at BEGIN IMMEDIATE and the busy timeout.
         self._write_lock = threading.Lock() if self.is_sqlite else None
         self._group = _GroupCommit(self._run_group) if self.is_sqlite else None
+        self._writer = _AsyncWriter(self._run_group) if self.is_sqlite else None
         if self.is_sqlite:
             database = parsed.database
             if database and database != ":memory:":
@@ -190,7 +267,9 @@ class Database:
             raise OperationalError("database breaker open", None, exc) from None
 
     def close(self) -> None:
-        """Close every pooled connection."""
+        """Stop the writer thread (after what is queued) and close every pooled connection."""
+        if self._writer is not None:
+            self._writer.close()
         self.engine.dispose()
 
     @contextlib.contextmanager
@@ -231,6 +310,19 @@ class Database:
             with self.write() as conn:
                 return work(conn)
         return self._group.run(work)
+
+    async def write_grouped_async(self, work: Callable[[Connection], T]) -> T:
+        """:meth:`write_grouped` for a caller on an event loop: on SQLite ``work`` joins the
+        next group of the writer thread and this coroutine resumes once that group has
+        committed (no worker thread per caller); elsewhere it runs :meth:`write` in a worker
+        thread (PostgreSQL serialises on row locks, not on one writer).
+
+        Returns ``work``'s result (committed). Raises whatever ``work`` raises, or the commit's
+        error.
+        """
+        if self._writer is None:
+            return await asyncio.to_thread(self.write_grouped, work)
+        return await self._writer.submit(work)
 
     def _run_group(self, batch: list[_Work[Any]]) -> None:
         """Run one group of :meth:`write_grouped` callers in one transaction (leader only)."""
@@ -288,6 +380,7 @@ class Database:
         if not self.is_sqlite:
             conn.execute(text(f"LOCK TABLE {table.name} IN SHARE ROW EXCLUSIVE MODE"))
 
-    def greatest(self, column: Any, value: float) -> ColumnElement[Any]:
-        """SQL for the larger of ``column`` and ``value`` (``max`` on SQLite, ``greatest``)."""
+    def greatest(self, column: Any, value: Any) -> ColumnElement[Any]:
+        """SQL for the larger of ``column`` and ``value`` (a number or a bound parameter;
+        ``max`` on SQLite, ``greatest`` elsewhere)."""
         return func.max(column, value) if self.is_sqlite else func.greatest(column, value)

@@ -200,11 +200,21 @@ class RotateResult:
     ``wrong_client``, ``session_revoked`` (its family is already dead), ``reuse`` (a consumed
     token was presented: the family was revoked now, ``revoked`` lists what to mirror) or
     ``grace`` (a consumed token presented within the grace window: a new pair was issued) or
-    ``dpop_key`` (the family is bound to a DPoP key the request did not prove: nothing changed).
+    ``dpop_key`` (the family is bound to a DPoP key the request did not prove: nothing changed)
+    or ``user_disabled`` (the family's user is disabled or deleted: the family was revoked now,
+    ``revoked`` lists what to mirror).
     """
 
     outcome: Literal[
-        "ok", "unknown", "expired", "wrong_client", "session_revoked", "reuse", "grace", "dpop_key"
+        "ok",
+        "unknown",
+        "expired",
+        "wrong_client",
+        "session_revoked",
+        "reuse",
+        "grace",
+        "dpop_key",
+        "user_disabled",
     ]
     session: SessionRecord | None = None
     revoked: tuple[RevocationEntry, ...] = ()

@@ -13,9 +13,10 @@ All times are seconds since the epoch (float).
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from typing import Literal
 
-from sqlalchemy import Connection, and_, delete, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
 
 from jwtkit.store._db import Database
 from jwtkit.store.records import (
@@ -115,12 +116,53 @@ def _insert_token(
     )
 
 
+class _RotationSQL:
+    """The rotation's statements, built once per database (issue 12: building a SQLAlchemy
+    statement and its cache key costs more than running it, so the hot path runs prebuilt
+    statements with bound parameters only)."""
+
+    def __init__(self, db: Database) -> None:
+        rt, s = refresh_tokens, sessions
+        self.find = select(rt).where(rt.c.token_hash == bindparam("token_hash"))
+        # The session row lock, its extension for the successor, and the user's state, in one
+        # statement: ``user_disabled`` is NULL when the user no longer exists.
+        user_disabled = (
+            select(users.c.disabled)
+            .where(users.c.id == s.c.user_id)
+            .scalar_subquery()
+            .label("user_disabled")
+        )
+        self.lock_session = (
+            update(s)
+            .where(and_(s.c.sid == bindparam("lock_sid"), s.c.revoked_at.is_(None)))
+            .values(
+                last_used_at=bindparam("now"),
+                expires_at=db.greatest(s.c.expires_at, bindparam("refresh_exp")),
+                access_exp=db.greatest(s.c.access_exp, bindparam("access_exp")),
+            )
+            .returning(*s.c, user_disabled)
+        )
+        self.consume = (
+            update(rt)
+            .where(
+                and_(
+                    rt.c.token_hash == bindparam("consume_hash"),
+                    rt.c.state == "active",
+                    rt.c.expires_at > bindparam("now"),
+                )
+            )
+            .values(state="consumed", consumed_at=bindparam("now"))
+        )
+        self.insert = insert(rt)
+
+
 class SessionStore:
     """The ``sessions`` and ``refresh_tokens`` tables. ``db``: the shared
     :class:`~jwtkit.store._db.Database`."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._sql = _RotationSQL(db)
 
     def create(
         self,
@@ -250,19 +292,77 @@ class SessionStore:
         """
         try:  # one transaction, shared with concurrent rotations on SQLite (group commit)
             return self._db.write_grouped(
-                lambda conn: self._rotate(
-                    conn,
+                self._rotation(
                     token_hash,
                     client_id,
                     new_hash,
                     now,
-                    (refresh_exp, access_exp),
+                    refresh_exp,
+                    access_exp,
                     grace_seconds,
                     dpop_jkt,
                 )
             )
         except _Rollback as stop:
             return stop.result
+
+    async def rotate_async(
+        self,
+        *,
+        token_hash: str,
+        client_id: str,
+        new_hash: str,
+        now: float,
+        refresh_exp: float,
+        access_exp: float,
+        grace_seconds: float = 0.0,
+        dpop_jkt: str | None = None,
+    ) -> RotateResult:
+        """:meth:`rotate` for a caller on an event loop: the same transaction, run by the
+        store's writer (:meth:`~jwtkit.store._db.Database.write_grouped_async`); this resumes
+        once it has committed. Same arguments and result."""
+        try:
+            return await self._db.write_grouped_async(
+                self._rotation(
+                    token_hash,
+                    client_id,
+                    new_hash,
+                    now,
+                    refresh_exp,
+                    access_exp,
+                    grace_seconds,
+                    dpop_jkt,
+                )
+            )
+        except _Rollback as stop:
+            return stop.result
+
+    def _rotation(
+        self,
+        token_hash: str,
+        client_id: str,
+        new_hash: str,
+        now: float,
+        refresh_exp: float,
+        access_exp: float,
+        grace_seconds: float,
+        dpop_jkt: str | None,
+    ) -> Callable[[Connection], RotateResult]:
+        """The rotation's work for one write transaction (``work(conn)``)."""
+
+        def work(conn: Connection) -> RotateResult:
+            return self._rotate(
+                conn,
+                token_hash,
+                client_id,
+                new_hash,
+                now,
+                (refresh_exp, access_exp),
+                grace_seconds,
+                dpop_jkt,
+            )
+
+        return work
 
     def _rotate(
         self,
@@ -276,10 +376,8 @@ class SessionStore:
         dpop_jkt: str | None = None,
     ) -> RotateResult:
         refresh_exp, access_exp = expiries
-        db = self._db
-        row = conn.execute(
-            select(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash)
-        ).first()
+        sql = self._sql
+        row = conn.execute(sql.find, {"token_hash": token_hash}).first()
         if row is None:
             return RotateResult("unknown")
         if row.client_id != client_id:
@@ -287,17 +385,15 @@ class SessionStore:
         sid = row.sid
         # Lock the session row (and check it is alive) before touching its tokens.
         session_row = conn.execute(
-            update(sessions)
-            .where(and_(sessions.c.sid == sid, sessions.c.revoked_at.is_(None)))
-            .values(
-                last_used_at=now,
-                expires_at=db.greatest(sessions.c.expires_at, refresh_exp),
-                access_exp=db.greatest(sessions.c.access_exp, access_exp),
-            )
-            .returning(*sessions.c)
+            sql.lock_session,
+            {"lock_sid": sid, "now": now, "refresh_exp": refresh_exp, "access_exp": access_exp},
         ).first()
         if session_row is None:
             raise _Rollback(RotateResult("session_revoked"))
+        if session_row.user_disabled is None or session_row.user_disabled:
+            # The user was disabled or deleted: the family ends here, in this transaction.
+            entry = revoke_session_in(conn, sid, "user_disabled", now)
+            return RotateResult("user_disabled", revoked=(entry,) if entry else ())
         bound = session_row.dpop_jkt
         if bound is not None and not (
             dpop_jkt is not None and hmac.compare_digest(bound, dpop_jkt)
@@ -305,17 +401,7 @@ class SessionStore:
             raise _Rollback(RotateResult("dpop_key"))
         consumed = 0
         if row.state == "active":
-            consumed = conn.execute(
-                update(refresh_tokens)
-                .where(
-                    and_(
-                        refresh_tokens.c.token_hash == token_hash,
-                        refresh_tokens.c.state == "active",
-                        refresh_tokens.c.expires_at > now,
-                    )
-                )
-                .values(state="consumed", consumed_at=now)
-            ).rowcount
+            consumed = conn.execute(sql.consume, {"consume_hash": token_hash, "now": now}).rowcount
         outcome: Literal["ok", "grace"] = "ok"
         if consumed != 1:
             decided = self._not_consumed(conn, token_hash, sid, now, grace_seconds)
@@ -323,7 +409,20 @@ class SessionStore:
                 return decided  # reuse: the family's revocation commits
             outcome = decided
         session = SessionRecord.from_row(session_row)
-        _insert_token(conn, new_hash, session, now, refresh_exp)
+        conn.execute(
+            sql.insert,
+            {
+                "token_hash": new_hash,
+                "sid": sid,
+                "user_id": session.user_id,
+                "client_id": session.client_id,
+                "scope": session.scope,
+                "created_at": now,
+                "expires_at": refresh_exp,
+                "state": "active",
+                "consumed_at": None,
+            },
+        )
         return RotateResult(outcome, session=session)
 
     @staticmethod

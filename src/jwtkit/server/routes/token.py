@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from jwtkit.server.deps import (
@@ -17,7 +17,7 @@ from jwtkit.server.deps import (
     password_work,
     token_service,
 )
-from jwtkit.server.grants import GRANTS, NON_BLOCKING, TokenRequest
+from jwtkit.server.grants import ASYNC_GRANTS, GRANTS, NON_BLOCKING, TokenRequest
 from jwtkit.server.oauth import ClientCredentials, InvalidRequest, UnsupportedGrantType
 from jwtkit.server.responses import JSON as JSONResponse
 from jwtkit.server.service import TokenService
@@ -35,13 +35,7 @@ def _authenticate_and_run(
 
 
 @router.post("/token", openapi_extra=FORM_BODY)
-async def token(
-    http: Request,
-    params: dict[str, str] = Depends(form),
-    creds: ClientCredentials = Depends(client_credentials),
-    address: str | None = Depends(client_address),
-    svc: TokenService = Depends(token_service),
-) -> Response:
+async def token(http: Request) -> Response:
     """Token endpoint (RFC 6749 §3.2, form-encoded). ``grant_type`` is ``password``
     (username, password, scope), ``refresh_token`` (refresh_token, scope) or
     ``client_credentials`` (scope). Client authentication: ``client_secret_basic``,
@@ -54,6 +48,13 @@ async def token(
     with ``Cache-Control: no-store``; errors are RFC 6749 §5.2 JSON (400, 401
     ``invalid_client``, 429 when failed logins are rate-limited).
     """
+    # The dependencies are called here rather than declared: FastAPI's dependency resolution
+    # costs more per request than this endpoint's own work (issue 12); the OpenAPI operation
+    # is described in routes/docs.py.
+    params = await form(http)
+    creds = await client_credentials(http, params)
+    address = await client_address(http)
+    svc = await token_service(http)
     grant = params.get("grant_type")
     if grant is None:
         raise InvalidRequest("grant_type is required")
@@ -63,10 +64,16 @@ async def token(
     jkt = svc.dpop.thumbprint(http.headers.getlist("dpop"), svc.clock())
     request = TokenRequest(params, address, jkt)
     # A grant that does no I/O, for a client that authenticates from memory, is answered on
-    # the event loop, without a thread hop (issue 12); everything else runs in the thread pool.
-    client = svc.client_from_memory(creds) if grant in NON_BLOCKING else None
+    # the event loop, without a thread hop; a refresh there hands only its transaction to the
+    # store's writer (issue 12); everything else runs in the thread pool.
+    fast = grant in NON_BLOCKING or (grant in ASYNC_GRANTS and "scope" not in params)
+    client = svc.client_from_memory(creds) if fast else None
     if client is not None and svc.keys.is_fresh():
-        body = svc.token(grant, client, request)
+        if grant in NON_BLOCKING:
+            body = svc.token(grant, client, request)
+        else:  # one write transaction on the store's writer; the rest here
+            svc.check_dpop_requirement(client, request)
+            body = await ASYNC_GRANTS[grant](svc, client, request)
         return JSONResponse(body, headers={**NO_STORE, **svc.dpop.response_headers(svc.clock())})
 
     def work() -> dict[str, Any]:
