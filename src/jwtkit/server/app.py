@@ -27,6 +27,7 @@ from fastapi import FastAPI
 
 from jwtkit.server.asgi import BodyLimit, Latency, SecurityHeaders
 from jwtkit.server.cors import ClientCORS
+from jwtkit.server.direct import DirectRoutes
 from jwtkit.server.errors import install_error_handlers
 from jwtkit.server.routes import (
     authorize,
@@ -81,7 +82,10 @@ def create_app(
         redoc_url=None,
     )
     app.state.services = services
-    if services.settings.cors_origins:  # innermost: BodyLimit caps what it reads
+    # Innermost: the hottest endpoints are called directly (issue 12), inside CORS, the body
+    # cap, the metrics and the security headers.
+    app.add_middleware(DirectRoutes, routes_of=app)
+    if services.settings.cors_origins:  # BodyLimit caps what it reads
         app.add_middleware(ClientCORS, origins=services.settings.cors_origins)
     app.add_middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)
     app.add_middleware(Latency, metrics=services.metrics)

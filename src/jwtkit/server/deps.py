@@ -50,6 +50,7 @@ __all__ = [
     "password_work",
     "provider",
     "services",
+    "services_of",
     "token_service",
 ]
 
@@ -66,9 +67,13 @@ FORM_BODY: dict[str, Any] = {
 }
 
 
-def _services(request: Request) -> Services:
+def services_of(request: Request) -> Services:
+    """The app's :class:`Services` (for endpoints that take the request alone)."""
     found: Services = request.app.state.services
     return found
+
+
+_services = services_of
 
 
 async def services(request: Request) -> Services:

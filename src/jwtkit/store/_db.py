@@ -19,14 +19,14 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, func, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.sql.elements import ColumnElement
 
 from jwtkit.store import outbox
 from jwtkit.store._breaker import Breaker, BreakerOpenError
 
-__all__ = ["Database"]
+__all__ = ["Database", "Prepared"]
 
 T = TypeVar("T")
 
@@ -155,6 +155,57 @@ def _resolve(future: asyncio.Future[Any], item: _Work[Any]) -> None:
         future.set_exception(item.error)
     else:
         future.set_result(item.value)
+
+
+class Prepared:
+    """One SQLAlchemy Core statement compiled once for a database's dialect and run on the
+    driver's cursor of a :class:`~sqlalchemy.Connection` (issue 12: SQLAlchemy's per-execution
+    bookkeeping costs several times the statement itself on the hottest path; the statement,
+    its dialect's SQL and the transaction stay SQLAlchemy's). ``before_cursor_execute``
+    listeners still see every statement. Only for statements whose parameters and columns
+    need no type conversion (strings, numbers, NULL; booleans come back as the driver's).
+
+    Build with :meth:`Database.prepare`.
+    """
+
+    __slots__ = ("_defaults", "_names", "_positional", "_sql", "columns")
+
+    def __init__(self, statement: Any, engine: Engine) -> None:
+        compiled = statement.compile(dialect=engine.dialect)
+        self._sql = str(compiled)
+        self._positional = bool(engine.dialect.positional)
+        self._names = tuple(compiled.positiontup or ()) if self._positional else ()
+        # literal values in the statement (``state == "active"``) are bound parameters too
+        self._defaults = {
+            name: bind.value for name, bind in compiled.binds.items() if bind.value is not None
+        }
+        #: the result's column names (tuple of str), in order; empty for a statement
+        #: returning nothing
+        self.columns: tuple[str, ...] = tuple(
+            name for name, *_ in getattr(compiled, "_result_columns", ()) or ()
+        )
+
+    def run(self, conn: Connection, params: dict[str, Any]) -> Any:
+        """Execute with ``params`` (bind name -> value) inside ``conn``'s transaction; returns
+        the driver's cursor (``fetchone()`` gives a tuple in :attr:`columns` order,
+        ``rowcount`` the rows changed).
+
+        Raises:
+            sqlalchemy.exc.DBAPIError: the driver's error, wrapped as SQLAlchemy wraps it.
+        """
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        given = {**self._defaults, **params}
+        args: Any = tuple(given[n] for n in self._names) if self._positional else given
+        cursor = driver.cursor()
+        conn.dispatch.before_cursor_execute(conn, cursor, self._sql, args, None, False)
+        try:
+            cursor.execute(self._sql, args)
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise DBAPIError.instance(
+                self._sql, args, exc, conn.dialect.loaded_dbapi.Error
+            ) from exc
+        return cursor
 
 
 class Database:
@@ -298,10 +349,12 @@ class Database:
 
         On SQLite, where every commit in ``synchronous=FULL`` costs one WAL fsync and writers
         run one at a time, the callers that queue while a transaction commits are run together
-        in the next one, each inside its own ``SAVEPOINT``: an exception rolls back only that
-        caller's changes (and its queued outbox events) and is re-raised to it; one fsync makes
-        the whole group durable. Nobody is answered before the commit. Elsewhere it is
-        :meth:`write`.
+        in the next one; one fsync makes the whole group durable, and nobody is answered before
+        the commit. The group first runs without savepoints; if any caller raises, the whole
+        transaction rolls back and the group runs again with each caller inside its own
+        ``SAVEPOINT``, so an exception rolls back only that caller's changes (and its queued
+        outbox events) and is re-raised to it. ``work`` must therefore be safe to run again
+        after a rollback (it reads what it decides on). Elsewhere it is :meth:`write`.
 
         Raises:
             Whatever ``work`` raises; the commit's own errors, to every caller of the group.
@@ -334,6 +387,14 @@ class Database:
             except Exception as exc:
                 item.error = exc
             return
+        try:  # optimistic: no savepoints (two statements per caller); any failure redoes it
+            with self.write() as conn:
+                for item in batch:
+                    item.value = item.work(conn)
+            return
+        except Exception:  # rolled back whole: run the group again, each caller in a savepoint
+            for item in batch:
+                item.value = None
         try:
             with self.write() as conn:
                 for item in batch:
@@ -373,6 +434,11 @@ class Database:
             if not self.is_sqlite:
                 conn.execute(text("SELECT pg_advisory_xact_lock(7263510394)"))
             upgrade(conn)
+
+    def prepare(self, statement: Any) -> Prepared:
+        """``statement`` (SQLAlchemy Core, with named ``bindparam`` parameters) compiled once
+        for this database: a :class:`Prepared` to run on the hottest paths."""
+        return Prepared(statement, self.engine)
 
     def lock_table(self, conn: Connection, table: Table) -> None:
         """Serialise writers of ``table`` inside ``conn``'s transaction (PostgreSQL

@@ -154,6 +154,11 @@ class _RotationSQL:
             .values(state="consumed", consumed_at=bindparam("now"))
         )
         self.insert = insert(rt)
+        # compiled once for the database: the rotation runs on the driver's cursor
+        self.run_find = db.prepare(self.find)
+        self.run_lock_session = db.prepare(self.lock_session)
+        self.run_consume = db.prepare(self.consume)
+        self.run_insert = db.prepare(self.insert)
 
 
 class SessionStore:
@@ -377,40 +382,43 @@ class SessionStore:
     ) -> RotateResult:
         refresh_exp, access_exp = expiries
         sql = self._sql
-        row = conn.execute(sql.find, {"token_hash": token_hash}).first()
-        if row is None:
+        found = sql.run_find.run(conn, {"token_hash": token_hash}).fetchone()
+        if found is None:
             return RotateResult("unknown")
-        if row.client_id != client_id:
+        row = dict(zip(sql.run_find.columns, found, strict=True))
+        if row["client_id"] != client_id:
             return RotateResult("wrong_client")
-        sid = row.sid
+        sid = row["sid"]
         # Lock the session row (and check it is alive) before touching its tokens.
-        session_row = conn.execute(
-            sql.lock_session,
+        locked = sql.run_lock_session.run(
+            conn,
             {"lock_sid": sid, "now": now, "refresh_exp": refresh_exp, "access_exp": access_exp},
-        ).first()
-        if session_row is None:
+        ).fetchone()
+        if locked is None:
             raise _Rollback(RotateResult("session_revoked"))
-        if session_row.user_disabled is None or session_row.user_disabled:
+        session_row = dict(zip(sql.run_lock_session.columns, locked, strict=True))
+        user_disabled = session_row.pop("user_disabled")
+        if user_disabled is None or user_disabled:
             # The user was disabled or deleted: the family ends here, in this transaction.
             entry = revoke_session_in(conn, sid, "user_disabled", now)
             return RotateResult("user_disabled", revoked=(entry,) if entry else ())
-        bound = session_row.dpop_jkt
+        bound = session_row["dpop_jkt"]
         if bound is not None and not (
             dpop_jkt is not None and hmac.compare_digest(bound, dpop_jkt)
         ):
             raise _Rollback(RotateResult("dpop_key"))
         consumed = 0
-        if row.state == "active":
-            consumed = conn.execute(sql.consume, {"consume_hash": token_hash, "now": now}).rowcount
+        if row["state"] == "active":
+            consumed = sql.run_consume.run(conn, {"consume_hash": token_hash, "now": now}).rowcount
         outcome: Literal["ok", "grace"] = "ok"
         if consumed != 1:
             decided = self._not_consumed(conn, token_hash, sid, now, grace_seconds)
             if isinstance(decided, RotateResult):
                 return decided  # reuse: the family's revocation commits
             outcome = decided
-        session = SessionRecord.from_row(session_row)
-        conn.execute(
-            sql.insert,
+        session = SessionRecord(**session_row)
+        sql.run_insert.run(
+            conn,
             {
                 "token_hash": new_hash,
                 "sid": sid,

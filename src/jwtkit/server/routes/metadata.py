@@ -4,25 +4,27 @@
 from __future__ import annotations
 
 import orjson
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from jwtkit.server.deps import services
+from jwtkit.server.deps import services_of
+from jwtkit.server.direct import direct
 from jwtkit.server.discovery import metadata
 from jwtkit.server.runtime import Services
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["metadata"])
-Deps = Depends(services)
 
 
 @router.get("/.well-known/jwks.json")
-async def jwks(s: Services = Deps) -> Response:
+@direct
+async def jwks(request: Request) -> Response:
     """The public JWK Set (RFC 7517 §5): next, current and still-published retired keys,
     with ``Cache-Control: public, max-age=<jwks_max_age>``: both key families (access tokens and
     ID tokens). The body is prebuilt per key table; only a stale table is re-read (in the thread
-    pool)."""
+    pool). Called directly (:mod:`jwtkit.server.direct`)."""
+    s = services_of(request)
     if s.jwks_fresh():
         body = s.jwks_body()
     else:
@@ -45,12 +47,14 @@ def _metadata(s: Services) -> Response:
 
 
 @router.get("/.well-known/oauth-authorization-server")
-async def oauth_metadata(s: Services = Deps) -> Response:
+@direct
+async def oauth_metadata(request: Request) -> Response:
     """Authorization server metadata (RFC 8414 §2, §3)."""
-    return _metadata(s)
+    return _metadata(services_of(request))
 
 
 @router.get("/.well-known/openid-configuration")
-async def openid_configuration(s: Services = Deps) -> Response:
+@direct
+async def openid_configuration(request: Request) -> Response:
     """The same metadata at the OpenID Connect discovery path (RFC 8414 §5)."""
-    return _metadata(s)
+    return _metadata(services_of(request))

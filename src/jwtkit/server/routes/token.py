@@ -17,6 +17,7 @@ from jwtkit.server.deps import (
     password_work,
     token_service,
 )
+from jwtkit.server.direct import direct
 from jwtkit.server.grants import ASYNC_GRANTS, GRANTS, NON_BLOCKING, TokenRequest
 from jwtkit.server.oauth import ClientCredentials, InvalidRequest, UnsupportedGrantType
 from jwtkit.server.responses import JSON as JSONResponse
@@ -35,6 +36,7 @@ def _authenticate_and_run(
 
 
 @router.post("/token", openapi_extra=FORM_BODY)
+@direct
 async def token(http: Request) -> Response:
     """Token endpoint (RFC 6749 §3.2, form-encoded). ``grant_type`` is ``password``
     (username, password, scope), ``refresh_token`` (refresh_token, scope) or
@@ -48,9 +50,8 @@ async def token(http: Request) -> Response:
     with ``Cache-Control: no-store``; errors are RFC 6749 §5.2 JSON (400, 401
     ``invalid_client``, 429 when failed logins are rate-limited).
     """
-    # The dependencies are called here rather than declared: FastAPI's dependency resolution
-    # costs more per request than this endpoint's own work (issue 12); the OpenAPI operation
-    # is described in routes/docs.py.
+    # Called directly (jwtkit.server.direct), so the dependencies are called here rather than
+    # declared (issue 12); the OpenAPI operation is described in routes/docs.py.
     params = await form(http)
     creds = await client_credentials(http, params)
     address = await client_address(http)
