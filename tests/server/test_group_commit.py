@@ -1,13 +1,18 @@
 """Group commit of refresh-token rotations on SQLite (issue 12): concurrent rotations share one
-transaction, each in its own savepoint, and every guarantee of a rotation still holds."""
+transaction (optimistically without savepoints, again with one per caller when any fails), from
+threads or from an event loop through the writer thread, and every guarantee of a rotation
+still holds."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Connection, event, select, update
 
+from jwtkit.store.schema import refresh_tokens, revocation_outbox, users
 from jwtkit.store.sql import SQLStore
 
 
@@ -57,4 +62,145 @@ def test_concurrent_rotations_share_commits_and_keep_their_outcomes(tmp_path: Pa
         assert sorted((outcomes[f"{f}-0"], outcomes[f"{f}-1"])) == ["ok", "reuse"], f
         assert store.get_session(store.get_refresh_token(f"f{f}-0")[1]).revoked_at is not None
     assert shared < families * 2  # several rotations shared a commit (one fsync each)
+    store.close()
+
+
+def _store_with_families(tmp_path: Path, families: int) -> SQLStore:
+    store = SQLStore(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    store.migrate()
+    user = store.create_user("u", "x", "read", 1.0)
+    assert user is not None
+    for i in range(families):
+        store.create_session(
+            user=user,
+            client_id="web",
+            scope="read",
+            token_hash=f"f{i}-0",
+            now=1.0,
+            refresh_exp=1e9,
+            access_exp=1e9,
+        )
+    return store
+
+
+def test_async_rotations_group_on_the_writer_and_keep_their_outcomes(tmp_path: Path) -> None:
+    """The event-loop path (Database.write_grouped_async): concurrent rotations from one loop
+    share the writer thread's commits; each caller gets its own outcome, and a race on one
+    token is still one ok and one reuse."""
+    families = 20
+    store = _store_with_families(tmp_path, families)
+    commits: list[int] = []
+    event.listen(store.engine, "commit", lambda _conn: commits.append(1))
+
+    async def rotate(family: int, racer: int) -> str:
+        result = await store.sessions.rotate_async(
+            token_hash=f"f{family}-0",
+            client_id="web",
+            new_hash=f"f{family}-1-{racer}",
+            now=2.0,
+            refresh_exp=1e9,
+            access_exp=1e9,
+        )
+        return result.outcome
+
+    async def main() -> list[str]:
+        return await asyncio.gather(*(rotate(f, r) for f in range(families) for r in range(2)))
+
+    outcomes = asyncio.run(main())
+    for f in range(families):
+        assert sorted(outcomes[2 * f : 2 * f + 2]) == ["ok", "reuse"], f
+    assert len(commits) < families * 2  # grouped
+    # Every winner's successor is stored and live; every family then ended by its reuse.
+    for f in range(families):
+        winner = next(r for r in range(2) if store.get_refresh_token(f"f{f}-1-{r}") is not None)
+        assert store.get_refresh_token(f"f{f}-1-{1 - winner}") is None
+    store.close()
+
+
+def test_a_failing_caller_rolls_back_alone_and_the_group_commits(tmp_path: Path) -> None:
+    """The optimistic group has no savepoints: when one caller raises, the group runs again
+    with savepoints, so the others commit exactly once and the failing one changes nothing."""
+    store = _store_with_families(tmp_path, 3)
+    db = store.db
+    ran: list[str] = []
+
+    def good(name: str) -> Any:
+        def work(conn: Connection) -> str:
+            ran.append(name)
+            conn.execute(
+                update(refresh_tokens)
+                .where(refresh_tokens.c.token_hash == name)
+                .values(consumed_at=7.0)
+            )
+            return name
+
+        return work
+
+    def bad(conn: Connection) -> str:
+        ran.append("bad")
+        conn.execute(
+            update(refresh_tokens)
+            .where(refresh_tokens.c.token_hash == "f1-0")
+            .values(state="revoked")
+        )
+        raise RuntimeError("this caller fails after writing")
+
+    def noop(_conn: Connection) -> str:
+        return "noop"
+
+    async def main() -> list[Any]:
+        # Hold the writers' lock: the writer thread takes the first group and waits, the rest
+        # queue behind it, so "bad" always shares a group with another caller.
+        assert db._write_lock is not None
+        db._write_lock.acquire()
+        try:
+            futures = [
+                asyncio.ensure_future(db.write_grouped_async(w))
+                for w in (noop, good("f0-0"), bad, good("f2-0"))
+            ]
+            await asyncio.sleep(0.2)
+        finally:
+            db._write_lock.release()
+        return (await asyncio.gather(*futures, return_exceptions=True))[1:]
+
+    results = asyncio.run(main())
+    assert results[0] == "f0-0" and results[2] == "f2-0"
+    assert isinstance(results[1], RuntimeError)
+    assert (
+        store.sessions.get_refresh_token("f1-0").state == "active"
+    )  # the failed write rolled back
+    for name in ("f0-0", "f2-0"):
+        assert store.sessions.get_refresh_token(name).consumed_at == 7.0
+    # One optimistic run, then the savepoint run: the failing caller ran twice, no one more.
+    assert ran.count("bad") == 2
+    assert ran.count("f0-0") <= 2 and ran.count("f2-0") <= 2
+    store.close()
+
+
+def test_rotation_of_a_disabled_users_family_revokes_it_in_the_same_transaction(
+    tmp_path: Path,
+) -> None:
+    """The session-lock statement reads the user's state: a family whose user is disabled
+    (or gone) is revoked where the rotation would be, with its outbox event, and nothing is
+    consumed or issued."""
+    store = _store_with_families(tmp_path, 1)
+    with store.db.write() as conn:
+        conn.execute(update(users).values(disabled=True))
+    result = store.rotate_refresh_token(
+        token_hash="f0-0",
+        client_id="web",
+        new_hash="f0-1",
+        now=2.0,
+        refresh_exp=1e9,
+        access_exp=1e9,
+    )
+    assert result.outcome == "user_disabled"
+    assert [e.kind for e in result.revoked] == ["sid"]
+    assert store.sessions.get_refresh_token("f0-1") is None
+    assert store.sessions.get_refresh_token("f0-0").state == "revoked"
+    sid = store.sessions.get_refresh_token("f0-0").sid
+    assert store.get_session(sid).revoked_reason == "user_disabled"
+    with store.db.read() as conn:
+        events = conn.execute(select(revocation_outbox.c.kind, revocation_outbox.c.value)).all()
+    assert ("sid", sid) in [tuple(e) for e in events]
     store.close()

@@ -50,8 +50,9 @@ class Budget:
 # key caches). SQLite counts its explicit BEGIN / BEGIN IMMEDIATE; psycopg begins implicitly.
 BUDGETS = {
     "client_credentials": Budget("client_credentials", 0, 0),
-    # rotation (token, session lock + extension, consume, successor) + the user's disabled flag
-    "refresh_token": Budget("refresh_token", 7, 5),
+    # one transaction: token, session lock + extension + the user's disabled flag, consume,
+    # successor (SQLite adds its BEGIN IMMEDIATE)
+    "refresh_token": Budget("refresh_token", 5, 4),
     # the user, then the session: user lock, the credentials re-check (13.1),
     # session cap count, session, first refresh token
     "password": Budget("password", 8, 6),

@@ -84,7 +84,8 @@ def create_app(
     app.state.services = services
     # Innermost: the hottest endpoints are called directly (issue 12), inside CORS, the body
     # cap, the metrics and the security headers.
-    app.add_middleware(DirectRoutes, routes_of=app)
+    direct = [route for module in ROUTERS for route in module.router.routes]
+    app.add_middleware(DirectRoutes, routes=direct, handlers_of=app)
     if services.settings.cors_origins:  # BodyLimit caps what it reads
         app.add_middleware(ClientCORS, origins=services.settings.cors_origins)
     app.add_middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)

@@ -12,7 +12,7 @@ the app's :class:`~starlette.middleware.errors.ServerErrorMiddleware`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 from fastapi import FastAPI
@@ -21,6 +21,7 @@ from starlette._utils import get_route_path, is_async_callable
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 __all__ = ["DirectRoutes", "direct"]
@@ -44,18 +45,23 @@ class DirectRoutes:
 
     Args:
         app: the wrapped ASGI app (the rest of the middleware stack and the router).
-        routes_of: the FastAPI app whose routes and exception handlers are used (its routes
-            are read on the first request, once every router is included).
+        routes: the routes to look through (the :class:`~fastapi.APIRouter` ``routes`` that
+            the app includes without a prefix).
+        handlers_of: the FastAPI app whose exception handlers answer errors.
+
+    Raises:
+        ValueError: a direct route has path parameters (only fixed paths are matched).
     """
 
-    def __init__(self, app: ASGIApp, routes_of: FastAPI) -> None:
+    def __init__(self, app: ASGIApp, routes: Iterable[BaseRoute], handlers_of: FastAPI) -> None:
         self.app = app
-        self.routes_of = routes_of
-        self._table: dict[tuple[str, str], tuple[APIRoute, Endpoint]] | None = None
+        self.handlers_of = handlers_of
+        self._table = self._build(routes)
 
-    def _build(self) -> dict[tuple[str, str], tuple[APIRoute, Endpoint]]:
+    @staticmethod
+    def _build(routes: Iterable[BaseRoute]) -> dict[tuple[str, str], tuple[APIRoute, Endpoint]]:
         table: dict[tuple[str, str], tuple[APIRoute, Endpoint]] = {}
-        for route in self.routes_of.router.routes:
+        for route in routes:
             if isinstance(route, APIRoute) and getattr(route.endpoint, _DIRECT, False):
                 if route.param_convertors:  # only fixed paths: no parameters to convert
                     raise ValueError(f"direct route {route.path} has path parameters")
@@ -68,10 +74,7 @@ class DirectRoutes:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        table = self._table
-        if table is None:
-            table = self._table = self._build()
-        found = table.get((scope["method"], get_route_path(scope)))
+        found = self._table.get((scope["method"], get_route_path(scope)))
         if found is None:
             await self.app(scope, receive, send)
             return
@@ -95,7 +98,7 @@ class DirectRoutes:
         """The app's handler for ``exc`` by its class hierarchy (as Starlette's
         ExceptionMiddleware looks it up), leaving ``Exception`` itself to the outer 500
         handler."""
-        handlers = self.routes_of.exception_handlers
+        handlers = self.handlers_of.exception_handlers
         for cls in type(exc).__mro__:
             if cls is Exception:
                 return None
