@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sqlite3
 import threading
-from collections import deque
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -32,6 +33,9 @@ T = TypeVar("T")
 
 _READ = "jwtkit_read"
 """Execution option marking a connection whose transaction only reads."""
+
+_BEGUN = "jwtkit_begun"
+"""``Connection.info`` key: its driver connection has begun the transaction already."""
 
 
 class _Work(Generic[T]):
@@ -83,69 +87,68 @@ class _GroupCommit:
         return item.value  # type: ignore[return-value]
 
 
-class _AsyncWriter:
-    """A writer thread for callers on an event loop: each :meth:`submit` queues work and
-    returns a future of the loop; the thread runs everything queued so far as one group
-    (:meth:`Database._run_group`: one transaction, one commit) and resolves the futures on
-    their loops once it has committed. An event loop hands work over without a worker thread
-    per request (issue 12), and the group commit stays as it was.
+class _LoopWriter:
+    """Group commit for callers on one event loop (SQLite).
+
+    Each :meth:`submit` queues work and returns a future; one task per loop runs what is queued
+    as one group: it takes the database's write lock (``BEGIN IMMEDIATE``) without waiting when
+    it is free, runs every caller's work right there on the loop (statements on a local file,
+    microseconds each), and hands only the ``COMMIT`` (the fsync) to a worker thread; callers
+    that queue meanwhile form the next group. A lock held by another thread or process is
+    waited for in a worker thread, never on the loop. As :meth:`Database._run_group`, the group
+    runs first without savepoints and, if any caller raises, again with one per caller. Nobody
+    is answered before the commit (issue 12).
     """
 
-    def __init__(self, run: Callable[[list[_Work[Any]]], None]) -> None:
-        self._run = run
-        self._queue: deque[tuple[_Work[Any], asyncio.AbstractEventLoop, asyncio.Future[Any]]]
-        self._queue = deque()
-        self._cv = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._closed = False
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._pending: list[tuple[_Work[Any], asyncio.Future[Any]]] = []
+        self._task: asyncio.Task[None] | None = None
 
     def submit(self, work: Callable[[Connection], T]) -> asyncio.Future[T]:
-        """Queue ``work`` (run as ``work(conn)`` in a write transaction); returns a future of
-        the running loop with its result once committed (or its exception).
-
-        Raises:
-            RuntimeError: no running event loop, or the writer is closed.
-        """
+        """Queue ``work`` (run as ``work(conn)`` in a write transaction); returns a future
+        with its result once committed (or its exception)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        with self._cv:
-            if self._closed:
-                raise RuntimeError("the database is closed")
-            self._queue.append((_Work(work), loop, future))
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._loop, name="jwtkit-sqlite-writer", daemon=True
-                )
-                self._thread.start()
-            self._cv.notify()
+        self._pending.append((_Work(work), future))
+        if self._task is None or self._task.done():
+            self._task = loop.create_task(self._drain())
         return future
 
-    def _loop(self) -> None:
-        while True:
-            with self._cv:
-                while not self._queue and not self._closed:
-                    self._cv.wait()
-                if not self._queue:
-                    return  # closed and drained
-                batch = list(self._queue)
-                self._queue.clear()
+    async def _drain(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            items = [item for item, _ in batch]
             try:
-                self._run([item for item, _, _ in batch])
-            except BaseException as exc:  # pragma: no cover - _run records errors per item
-                for item, _, _ in batch:
+                await self._db._run_group_async(items)
+            except BaseException as exc:  # the group's own failure reaches every caller
+                for item in items:
                     item.error = item.error or exc
-            for item, loop, future in batch:
-                with contextlib.suppress(RuntimeError):  # that loop has closed meanwhile
-                    loop.call_soon_threadsafe(_resolve, future, item)
+                if not isinstance(exc, Exception):
+                    for item, future in batch:
+                        _resolve(future, item)
+                    raise
+            for item, future in batch:
+                _resolve(future, item)
 
-    def close(self, timeout: float = 10.0) -> None:
-        """Run what is queued, then stop the thread (waits at most ``timeout`` seconds)."""
-        with self._cv:
-            self._closed = True
-            self._cv.notify()
-            thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
+
+async def _in_thread(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` in a worker thread. A cancellation while it runs waits for it to end
+    (it holds the connection or the write lock) and is then raised."""
+    future = asyncio.get_running_loop().run_in_executor(None, fn, *args)
+    cancelled = False
+    while True:
+        try:
+            result = await asyncio.shield(future)
+            break
+        except asyncio.CancelledError:
+            if future.done():
+                result = future.result()
+                break
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    return result
 
 
 def _resolve(future: asyncio.Future[Any], item: _Work[Any]) -> None:
@@ -246,7 +249,10 @@ class Database:
         # other processes still meet at BEGIN IMMEDIATE and the busy timeout.
         self._write_lock = threading.Lock() if self.is_sqlite else None
         self._group = _GroupCommit(self._run_group) if self.is_sqlite else None
-        self._writer = _AsyncWriter(self._run_group) if self.is_sqlite else None
+        self.busy_timeout = busy_timeout
+        self._writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopWriter] = (
+            weakref.WeakKeyDictionary()
+        )
         if self.is_sqlite:
             database = parsed.database
             if database and database != ":memory:":
@@ -298,6 +304,8 @@ class Database:
 
         @event.listens_for(self.engine, "begin")
         def _on_begin(conn: Connection) -> None:
+            if conn.info.get(_BEGUN):  # _begin_immediate has begun it on the driver
+                return
             if conn.get_execution_options().get(_READ):
                 conn.exec_driver_sql("BEGIN")
             else:
@@ -318,9 +326,7 @@ class Database:
             raise OperationalError("database breaker open", None, exc) from None
 
     def close(self) -> None:
-        """Stop the writer thread (after what is queued) and close every pooled connection."""
-        if self._writer is not None:
-            self._writer.close()
+        """Close every pooled connection."""
         self.engine.dispose()
 
     @contextlib.contextmanager
@@ -373,9 +379,86 @@ class Database:
         Returns ``work``'s result (committed). Raises whatever ``work`` raises, or the commit's
         error.
         """
-        if self._writer is None:
+        if not self.is_sqlite:
             return await asyncio.to_thread(self.write_grouped, work)
-        return await self._writer.submit(work)
+        loop = asyncio.get_running_loop()
+        writer = self._writers.get(loop)
+        if writer is None:
+            writer = self._writers[loop] = _LoopWriter(self)
+        return await writer.submit(work)
+
+    async def _run_group_async(self, batch: list[_Work[Any]]) -> None:
+        """Run one group of :meth:`write_grouped_async` callers in one transaction, on the
+        loop but for the commit (and a wait for the write lock); see :class:`_LoopWriter`."""
+        lock = self._write_lock
+        assert lock is not None
+        if not lock.acquire(blocking=False):
+            await _in_thread(lock.acquire)
+        try:
+            if len(batch) > 1 and await self._transaction_async(batch, savepoints=False):
+                return
+            for item in batch:  # alone, or the optimistic run failed: one savepoint each
+                item.value = item.error = None
+            await self._transaction_async(batch, savepoints=len(batch) > 1)
+        finally:
+            lock.release()
+
+    async def _transaction_async(self, batch: list[_Work[Any]], *, savepoints: bool) -> bool:
+        """One write transaction over ``batch``; returns False when ``savepoints`` is off and
+        a caller raised (everything rolled back), else True (each caller's outcome recorded).
+
+        Raises:
+            The commit's or the ``BEGIN``'s error (nothing of the group is durable).
+        """
+        conn = self.engine.connect()
+        try:
+            await self._begin_immediate(conn)
+            transaction = conn.begin()  # the hook sees the transaction begun: no second BEGIN
+            conn.info.pop(_BEGUN, None)
+            outbox.begin(conn)
+            try:
+                for item in batch:
+                    if not savepoints:
+                        item.value = item.work(conn)
+                        continue
+                    mark = outbox.savepoint(conn)
+                    try:
+                        with conn.begin_nested():
+                            item.value = item.work(conn)
+                    except Exception as exc:  # that caller's own failure: only its savepoint
+                        outbox.rollback_to(conn, mark)
+                        item.error = exc
+                outbox.flush(conn)
+            except Exception as exc:
+                transaction.rollback()
+                if savepoints:
+                    raise
+                if len(batch) == 1:  # alone: its own failure, nothing to run again
+                    batch[0].error = exc
+                    return True
+                return False
+            finally:
+                outbox.discard(conn)
+            await _in_thread(transaction.commit)  # the fsync, off the loop
+            return True
+        finally:
+            conn.close()
+
+    async def _begin_immediate(self, conn: Connection) -> None:
+        """``BEGIN IMMEDIATE`` on ``conn``'s driver connection: at once when the database's
+        write lock is free, else waiting for it (busy timeout) in a worker thread."""
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        wait_ms = max(1, int(self.busy_timeout * 1000))
+        driver.execute("PRAGMA busy_timeout = 0")
+        try:
+            driver.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:  # another process holds the write lock
+            driver.execute(f"PRAGMA busy_timeout = {wait_ms}")
+            await _in_thread(driver.execute, "BEGIN IMMEDIATE")
+        finally:
+            driver.execute(f"PRAGMA busy_timeout = {wait_ms}")
+        conn.info[_BEGUN] = True
 
     def _run_group(self, batch: list[_Work[Any]]) -> None:
         """Run one group of :meth:`write_grouped` callers in one transaction (leader only)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from jwtkit.server.audit import audit
@@ -71,7 +72,11 @@ async def refresh_grant_async(
     database first); same returns and errors as :func:`refresh_grant`."""
     rotation = _prepare(svc, client, request.params.get("refresh_token"), None, request.dpop_jkt)
     result = await svc.store.sessions.rotate_async(**rotation.args)
-    return _finish(svc, client, rotation, result)
+    if svc.keys.is_fresh():  # signs from the cached key table: no I/O
+        return _finish(svc, client, rotation, result)
+    # The key table is due for a reload (a read and perhaps a write): never on the loop,
+    # where a write would wait for the write lock that the loop's own group commit holds.
+    return await asyncio.to_thread(_finish, svc, client, rotation, result)
 
 
 class _Rotation:
