@@ -473,9 +473,41 @@ def test_serve_workers_share_limits_and_revocations(
             for _ in range(4)
         ]
         assert statuses == [400, 400, 400, 429], statuses
+        # A supervisor killed outright takes its workers with it (no orphan keeps the port).
+        assert proc.proc is not None
+        workers = _children(proc.proc.pid)
+        assert len(workers) >= 2, workers  # the workers (and multiprocessing's tracker)
+        proc.kill()
+        deadline = time.monotonic() + 15
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [pid for pid in workers if _alive(pid)]
     finally:
         proc.kill()
         redis_cleanup(prefix)
+
+
+def _children(pid: int) -> list[int]:
+    """The pids whose parent is ``pid`` (from /proc)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_serve_workers_need_redis(server_env: dict[str, str]) -> None:

@@ -12,6 +12,8 @@ So no request can add a time series; the exposition's size depends on the app's 
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 __all__ = ["METHODS", "Metrics", "method_label", "status_label"]
@@ -72,6 +74,7 @@ class Metrics:
             "Failed client authentications (unknown client, wrong or missing secret).",
             registry=self.registry,
         )
+        self._latency_children: dict[tuple[str, str, str], Any] = {}
         self.latency = Histogram(
             "jwtkit_request_duration_seconds",
             "HTTP request latency in seconds.",
@@ -91,7 +94,11 @@ class Metrics:
         """
         if not isinstance(route, str) or (self.routes is not None and route not in self.routes):
             route = _UNMATCHED
-        self.latency.labels(method_label(method), route, status_label(status)).observe(seconds)
+        labels = (method_label(method), route, status_label(status))
+        child = self._latency_children.get(labels)  # closed label sets: a bounded cache
+        if child is None:
+            child = self._latency_children[labels] = self.latency.labels(*labels)
+        child.observe(seconds)
 
     def render(self) -> bytes:
         """Return the Prometheus text exposition (bytes)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -318,6 +319,10 @@ def parse_query(query: str) -> dict[str, str]:
     return _parameters(query)
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+"""A control character (C0 or DEL), refused in parameter names and values."""
+
+
 def _parameters(text: str) -> dict[str, str]:
     try:
         pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=_MAX_FIELDS, errors="strict")
@@ -331,7 +336,7 @@ def _parameters(text: str) -> dict[str, str]:
             raise _bad(f"parameter {name!r} is repeated")
         if len(name) > 64 or len(value) > _MAX_VALUE:
             raise _bad("a parameter is too long")
-        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name + value):
+        if _CONTROL.search(name) or _CONTROL.search(value):
             raise _bad("parameters must not contain control characters")
         params[name] = value
     return {k: v for k, v in params.items() if v != ""}

@@ -10,8 +10,11 @@ its user and root). State that must be shared between workers goes through the d
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import signal
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +25,7 @@ from jwtkit.server.settings import Settings
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-__all__ = ["SETTINGS_ENV", "app_factory", "settings_to_env"]
+__all__ = ["SETTINGS_ENV", "app_factory", "exit_with_supervisor", "settings_to_env"]
 
 SETTINGS_ENV = "JWTKIT__WORKER_SETTINGS"
 """Environment variable carrying the parent's settings (JSON object) to the workers."""
@@ -62,4 +65,25 @@ def app_factory() -> FastAPI:
     raw = os.environ.get(SETTINGS_ENV)
     if raw is None:
         raise RuntimeError(f"{SETTINGS_ENV} is not set; start workers with jwtkit serve")
+    exit_with_supervisor()
     return create_app(Settings(**json.loads(raw)))
+
+
+def exit_with_supervisor() -> None:
+    """Have the kernel send this worker ``SIGTERM`` when the process that started it dies
+    (Linux ``prctl(PR_SET_PDEATHSIG)``), so a supervisor killed outright (``SIGKILL``, the OOM
+    killer) leaves no orphaned worker serving on its port; a worker that finds itself
+    orphaned already stops at once. Elsewhere (or without libc's ``prctl``) it does nothing.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the supervisor died before the prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
