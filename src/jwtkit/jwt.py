@@ -539,10 +539,28 @@ class Verifier:
         """
         self._check_claims(claims, time.time() if now is None else _check_now(now))
 
-    def _check_claims(self, c: Mapping[str, Any], now: float) -> None:
-        claims = c
+    def check_times(self, claims: Mapping[str, Any], now: float | None = None) -> None:
+        """Check only the time claims of a claims set: ``exp``, ``nbf`` and ``iat`` with this
+        policy's leeway (RFC 7519 §4.1.4-4.1.6), the checks of :meth:`check_claims` whose outcome
+        changes with ``now``. Meant for claims this verifier has already accepted in full (e.g. a
+        verified-token cache, which must still refuse an expired token); it alone says nothing
+        about ``iss``, ``aud`` or the other claims.
+
+        Args:
+            claims: the claims set (mapping).
+            now: seconds since the epoch (default: ``time.time()``); a finite number, else
+                TypeError/ValueError.
+
+        Raises:
+            ExpiredError, NotYetValidError, ImmatureError; InvalidClaimError when one of them is
+            not a NumericDate.
+        """
+        now = time.time() if now is None else _check_now(now)
         if self._skip:  # PyJWT's verify_<claim>=False: the claim is not looked at
-            c = {name: value for name, value in c.items() if name not in self._skip}
+            claims = {name: value for name, value in claims.items() if name not in self._skip}
+        self._check_times(claims, now)
+
+    def _check_times(self, c: Mapping[str, Any], now: float) -> None:
         leeway = self._leeway
         exp = c.get("exp", _ABSENT)  # "exp": null is not a NumericDate, not absence
         if exp is not _ABSENT:
@@ -562,6 +580,12 @@ class Verifier:
                 raise InvalidClaimError("iat", "must be a NumericDate (a JSON number)")
             if iat > now + leeway:
                 raise ImmatureError("iat", "the token was issued in the future")
+
+    def _check_claims(self, c: Mapping[str, Any], now: float) -> None:
+        claims = c
+        if self._skip:  # PyJWT's verify_<claim>=False: the claim is not looked at
+            c = {name: value for name, value in c.items() if name not in self._skip}
+        self._check_times(c, now)
         iss = c.get("iss", _ABSENT)  # "iss": null is not a StringOrURI, not absence
         if iss is _ABSENT:
             iss = None
