@@ -209,7 +209,11 @@ class Principal:
 
     @classmethod
     def from_claims(cls, claims: Mapping[str, Any], token: str) -> Principal:
-        """Build a principal from verified claims and the raw token."""
+        """Build a principal from verified claims and the raw token.
+
+        Raises:
+            InvalidClaimError: a malformed ``scope``/``scp`` claim (see :func:`parse_scopes`).
+        """
         sub = claims.get("sub")
         client_id = claims.get("client_id")
         return cls(
@@ -219,6 +223,65 @@ class Principal:
             client_id=client_id if isinstance(client_id, str) else None,
             token=token,
         )
+
+
+def _principal(
+    claims: Mapping[str, Any],
+    subject: str | None,
+    scopes: frozenset[str],
+    client_id: str | None,
+    token: str,
+) -> Principal:
+    """A :class:`Principal` with these fields, made without the frozen dataclass's
+    ``object.__setattr__`` per field (a third of the cost, on every request); equal to
+    ``Principal(claims=..., ...)`` in every respect."""
+    principal = object.__new__(Principal)
+    fields = principal.__dict__
+    fields["claims"] = claims
+    fields["subject"] = subject
+    fields["scopes"] = scopes
+    fields["client_id"] = client_id
+    fields["token"] = token
+    return principal
+
+
+def _subject_and_client(claims: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    sub = claims.get("sub")
+    client_id = claims.get("client_id")
+    return (
+        sub if isinstance(sub, str) else None,
+        client_id if isinstance(client_id, str) else None,
+    )
+
+
+class _Verified:
+    """One entry of :class:`BearerGuard`'s verified-token cache: what a full verification of
+    the token established, kept so that a hit is a dict lookup plus the checks that change
+    from one request to the next (time claims, JWK Set freshness, denylist).
+
+    Attributes:
+        claims: a private copy of the verified claims (dict; never handed out, never changed).
+        until: the cache's own deadline (seconds since the epoch: remembered at + ``cache_ttl``).
+        marker: the fresh JWK Set the token was verified under (the entry dies with it).
+        jkt: the token's ``cnf.jkt`` (:func:`~jwtkit.middleware.dpop.bound_jkt`) or None.
+        subject, scopes, client_id: the :class:`Principal`'s fields, computed once.
+    """
+
+    __slots__ = ("claims", "client_id", "jkt", "marker", "scopes", "subject", "until")
+
+    def __init__(
+        self, claims: dict[str, Any], until: float, marker: object, principal: Principal
+    ) -> None:
+        self.claims = claims
+        self.until = until
+        self.marker = marker
+        self.jkt = bound_jkt(claims)
+        self.subject = principal.subject
+        self.scopes = principal.scopes
+        self.client_id = principal.client_id
+
+
+_STATIC_KEYS = object()  # the cache marker of a key source without a JWK Set to refresh
 
 
 class AuthError(Exception):
@@ -452,46 +515,58 @@ class BearerGuard:
         self.realm = realm
         self.cache_size = int(cache_size)
         self.cache_ttl = float(cache_ttl)
-        self._cache: dict[str, tuple[dict[str, Any], float, object]] = {}
+        self._cache: dict[str, _Verified] = {}
         self._cache_lock = threading.Lock()
         self.clock = clock
         self._source_checked = False
+        fresh = getattr(verifier.key_source, "fresh_keyset", None)
+        self._fresh_keyset: Callable[[], object] | None = fresh if callable(fresh) else None
 
     # -- verified-token cache -------------------------------------------------------------
 
     def _keyset_marker(self) -> object:
-        fresh = getattr(self.verifier.key_source, "fresh_keyset", None)
-        return fresh() if fresh is not None else None
+        """The JWK Set a verification made now relies on: the key source's fresh set (None
+        when it is not fresh), or a constant for a static key or key set."""
+        fresh = self._fresh_keyset
+        return fresh() if fresh is not None else _STATIC_KEYS
 
-    def _cached(self, token: str, now: float) -> dict[str, Any] | None:
+    def _cached(self, token: str, now: float) -> _Verified | None:
+        """The cache entry of ``token`` if a full verification would still accept it at
+        ``now`` (signature, ``iss``, ``aud``, ``typ`` and the other static checks were done once;
+        the cache's ttl, the JWK Set it was verified under still being the fresh one, and
+        ``exp``/``nbf``/``iat`` with the verifier's leeway are checked here, every time); else
+        None, the entry dropped, so that the full verification answers (with its precise
+        error)."""
         if not self.cache_size:
             return None
         entry = self._cache.get(token)
         if entry is None:
             return None
-        claims, until, marker = entry
-        if now >= until or marker is not self._keyset_marker():
+        if now >= entry.until or entry.marker is not self._keyset_marker():
             self._forget(token)
             return None
         try:
-            self.verifier.check_claims(claims, now)
+            self.verifier.check_times(entry.claims, now)
         except JWTKitError:
             self._forget(token)
-            return None  # let the full verification raise the precise error
-        return dict(claims)
+            return None
+        return entry
 
     def _forget(self, token: str) -> None:
         with self._cache_lock:  # every mutation holds the lock; lookups need none
             self._cache.pop(token, None)
 
-    def _remember(self, token: str, claims: dict[str, Any], now: float) -> None:
-        if not self.cache_size:
-            return
-        entry = (dict(claims), now + self.cache_ttl, self._keyset_marker())
-        with self._cache_lock:
-            if len(self._cache) >= self.cache_size:
-                self._cache.pop(next(iter(self._cache)), None)  # oldest first
-            self._cache[token] = entry
+    def _remember(self, token: str, principal: Principal, marker: object, now: float) -> Principal:
+        """Cache ``principal``'s token, fully verified and accepted at ``now`` under the JWK
+        Set ``marker`` (taken *before* the verification: a refresh meanwhile kills the entry
+        at once); nothing is cached when that set was not fresh. Returns ``principal``."""
+        if self.cache_size and marker is not None:
+            entry = _Verified(dict(principal.claims), now + self.cache_ttl, marker, principal)
+            with self._cache_lock:
+                if len(self._cache) >= self.cache_size:
+                    self._cache.pop(next(iter(self._cache)), None)  # oldest first
+                self._cache[token] = entry
+        return principal
 
     def extract(self, authorization: str | None) -> str:
         """Return the bearer token from an ``Authorization`` header value (RFC 6750 §2.1).
@@ -503,6 +578,8 @@ class BearerGuard:
         token = parse_bearer(authorization)
         if token is None:
             raise AuthError(401, None, None, realm=self.realm, **self._challenge())
+        if token in self._cache:  # only well-formed tokens are ever cached
+            return token
         if not token or _B64TOKEN.fullmatch(token) is None:
             raise AuthError(
                 400,
@@ -533,7 +610,7 @@ class BearerGuard:
         scheme, _, rest = (facts.authorization or "").strip().partition(" ")
         if scheme.lower() == "dpop":
             token = rest.strip()
-            if not token or _B64TOKEN.fullmatch(token) is None:
+            if token not in self._cache and (not token or _B64TOKEN.fullmatch(token) is None):
                 raise AuthError(
                     400,
                     "invalid_request",
@@ -563,12 +640,18 @@ class BearerGuard:
             )
         return token, False
 
-    def _bind(
+    def _check_proof(
         self, facts: RequestFacts, token: str, claims: dict[str, Any], dpop: bool, now: float
-    ) -> Principal:
-        """Check the DPoP binding of a verified token (RFC 9449 §7.1), then :meth:`_finish`."""
+    ) -> None:
+        """Check the DPoP proof of a ``DPoP``-scheme request against its verified token (RFC
+        9449 §7.1), on every request, cached token or not; nothing to do under ``Bearer``.
+
+        Raises:
+            AuthError: 401 with the proof's error code (``invalid_dpop_proof``,
+                ``use_dpop_nonce`` with a fresh ``DPoP-Nonce``).
+        """
         if not dpop:
-            return self._finish(claims, token)
+            return
         assert self.dpop is not None
         try:
             self.dpop.check(
@@ -589,7 +672,6 @@ class BearerGuard:
                 nonce=self.dpop.fresh_nonce(exc),
                 **self._challenge(True),
             ) from None
-        return self._finish(claims, token, dpop=True)
 
     def _error(self, exc: JWTKitError, dpop: bool = False) -> AuthError:
         if isinstance(exc, JWKSFetchError):
@@ -609,16 +691,41 @@ class BearerGuard:
             **self._challenge(dpop),
         )
 
+    def _downgrade(self) -> AuthError:
+        """RFC 9449 §7.2: a DPoP-bound token under ``Bearer`` (its binding would be lost)."""
+        return AuthError(
+            401,
+            "invalid_token",
+            "the access token is DPoP-bound: send it under the DPoP scheme with a proof",
+            realm=self.realm,
+            code="dpop_bound_token",
+            **self._challenge(True),
+        )
+
+    def _check_revocation(self, claims: Mapping[str, Any], dpop: bool) -> None:
+        """The denylist's verdict on verified claims, on every request (cached or not).
+
+        Raises:
+            AuthError: 401 ``invalid_token`` (code ``revoked``), or 503 when the denylist's
+                fail-closed sources are down.
+        """
+        if self.denylist is not None:
+            try:
+                self.denylist.check(claims)
+            except (RevokedError, RevocationUnavailableError) as exc:
+                raise self._error(exc, dpop) from None
+
     def _finish(self, claims: dict[str, Any], token: str, *, dpop: bool = False) -> Principal:
+        """The checks of freshly verified claims beyond the verifier's, then the
+        :class:`Principal` (whose ``claims`` is ``claims`` itself).
+
+        Raises:
+            AuthError: 401 ``invalid_token``: a DPoP-bound token under ``Bearer`` (§7.2), a
+                non-string ``jti``/``sid``/``sub``, a revoked token, a malformed scope; 503 when
+                revocation status is unavailable.
+        """
         if not dpop and bound_jkt(claims) is not None:  # RFC 9449 §7.2: no downgrade to Bearer
-            raise AuthError(
-                401,
-                "invalid_token",
-                "the access token is DPoP-bound: send it under the DPoP scheme with a proof",
-                realm=self.realm,
-                code="dpop_bound_token",
-                **self._challenge(True),
-            )
+            raise self._downgrade()
         for name in ("jti", "sid", "sub"):  # denylist keys: a non-string one is refused (no 500)
             if not isinstance(claims.get(name, ""), str):
                 raise AuthError(
@@ -631,15 +738,26 @@ class BearerGuard:
                 )
         if not self._source_checked:
             self._warn_without_source()
-        if self.denylist is not None:
-            try:
-                self.denylist.check(claims)
-            except (RevokedError, RevocationUnavailableError) as exc:
-                raise self._error(exc, dpop) from None
+        self._check_revocation(claims, dpop)
         try:
-            return Principal.from_claims(claims, token)
+            scopes = parse_scopes(claims)
         except JWTKitError as exc:  # a malformed scope claim
             raise self._error(exc, dpop) from None
+        subject, client_id = _subject_and_client(claims)
+        return _principal(claims, subject, scopes, client_id, token)
+
+    def _finish_cached(self, entry: _Verified, token: str, *, dpop: bool = False) -> Principal:
+        """:meth:`_finish` for a cache hit: the same checks in the same order, those that
+        cannot change for the same token and policy (claim types, scope syntax) having passed
+        when it was cached. The principal gets its own copy of the claims.
+
+        Raises:
+            AuthError: as :meth:`_finish`.
+        """
+        if not dpop and entry.jkt is not None:
+            raise self._downgrade()
+        self._check_revocation(entry.claims, dpop)
+        return _principal(dict(entry.claims), entry.subject, entry.scopes, entry.client_id, token)
 
     def _warn_without_source(self) -> None:
         """Log once when nothing tells this guard about revocations (no denylist, or a
@@ -666,30 +784,15 @@ class BearerGuard:
         """
         token = self.extract(authorization)
         now = self.clock() if now is None else now
-        return self._finish(self._claims(token, now), token)
-
-    def _claims(self, token: str, now: float, dpop: bool = False) -> dict[str, Any]:
-        """The verified claims of ``token``, from the cache when fresh (claims only: a DPoP
-        proof is still checked on every request)."""
-        claims = self._cached(token, now)
-        if claims is None:
-            try:
-                claims = self.verifier.verify(token, now=now)
-            except JWTKitError as exc:
-                raise self._error(exc, dpop) from None
-            self._remember(token, claims, now)
-        return claims
-
-    async def _aclaims(self, token: str, now: float, dpop: bool = False) -> dict[str, Any]:
-        """Async :meth:`_claims`."""
-        claims = self._cached(token, now)
-        if claims is None:
-            try:
-                claims = await self.verifier.averify(token, now=now)
-            except JWTKitError as exc:
-                raise self._error(exc, dpop) from None
-            self._remember(token, claims, now)
-        return claims
+        entry = self._cached(token, now)
+        if entry is not None:
+            return self._finish_cached(entry, token)
+        marker = self._keyset_marker()
+        try:
+            claims = self.verifier.verify(token, now=now)
+        except JWTKitError as exc:
+            raise self._error(exc) from None
+        return self._remember(token, self._finish(claims, token), marker, now)
 
     async def aauthenticate(
         self, authorization: str | None, *, now: float | None = None
@@ -697,7 +800,47 @@ class BearerGuard:
         """Async :meth:`authenticate`: keys are fetched without blocking the event loop."""
         token = self.extract(authorization)
         now = self.clock() if now is None else now
-        return self._finish(await self._aclaims(token, now), token)
+        entry = self._cached(token, now)
+        if entry is not None:
+            return self._finish_cached(entry, token)
+        marker = self._keyset_marker()
+        try:
+            claims = await self.verifier.averify(token, now=now)
+        except JWTKitError as exc:
+            raise self._error(exc) from None
+        return self._remember(token, self._finish(claims, token), marker, now)
+
+    def _authenticate_dpop(self, facts: RequestFacts, now: float | None) -> Principal:
+        """:meth:`authenticate_request` with a DPoP policy, header credentials."""
+        token, dpop = self._credential(facts)
+        now = self.clock() if now is None else now
+        entry = self._cached(token, now)
+        if entry is not None:
+            self._check_proof(facts, token, dict(entry.claims), dpop, now)
+            return self._finish_cached(entry, token, dpop=dpop)
+        marker = self._keyset_marker()
+        try:
+            claims = self.verifier.verify(token, now=now)
+        except JWTKitError as exc:
+            raise self._error(exc, dpop) from None
+        self._check_proof(facts, token, claims, dpop, now)
+        return self._remember(token, self._finish(claims, token, dpop=dpop), marker, now)
+
+    async def _aauthenticate_dpop(self, facts: RequestFacts, now: float | None) -> Principal:
+        """Async :meth:`_authenticate_dpop`."""
+        token, dpop = self._credential(facts)
+        now = self.clock() if now is None else now
+        entry = self._cached(token, now)
+        if entry is not None:
+            self._check_proof(facts, token, dict(entry.claims), dpop, now)
+            return self._finish_cached(entry, token, dpop=dpop)
+        marker = self._keyset_marker()
+        try:
+            claims = await self.verifier.averify(token, now=now)
+        except JWTKitError as exc:
+            raise self._error(exc, dpop) from None
+        self._check_proof(facts, token, claims, dpop, now)
+        return self._remember(token, self._finish(claims, token, dpop=dpop), marker, now)
 
     # -- cookie mode -----------------------------------------------------------------------
 
@@ -751,10 +894,7 @@ class BearerGuard:
         if session_id is None:
             if self.dpop is None:
                 return self.authenticate(facts.authorization, now=now)
-            credential, dpop = self._credential(facts)
-            now = self.clock() if now is None else now
-            claims = self._claims(credential, now, dpop)
-            return self._bind(facts, credential, claims, dpop, now)
+            return self._authenticate_dpop(facts, now)
         assert self.sessions is not None
         token = self.sessions.access_token(session_id)
         if token is None:
@@ -769,10 +909,7 @@ class BearerGuard:
         if session_id is None:
             if self.dpop is None:
                 return await self.aauthenticate(facts.authorization, now=now)
-            credential, dpop = self._credential(facts)
-            now = self.clock() if now is None else now
-            claims = await self._aclaims(credential, now, dpop)
-            return self._bind(facts, credential, claims, dpop, now)
+            return await self._aauthenticate_dpop(facts, now)
         assert self.sessions is not None
         token = await self.sessions.aaccess_token(session_id)
         if token is None:
