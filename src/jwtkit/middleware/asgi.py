@@ -51,6 +51,8 @@ SCOPE_KEY = "jwtkit"
 
 
 def _authorization(scope: Scope) -> str | None:
+    """The request's ``Authorization`` header (str, latin-1 as ASGI gives it) or None; two of
+    them are refused (RFC 6750 §2), as a value answered with 400 ``invalid_request``."""
     value: str | None = None
     for name, raw in scope.get("headers", ()):
         if name == b"authorization":
@@ -58,6 +60,22 @@ def _authorization(scope: Scope) -> str | None:
                 return "Bearer !"  # answered as 400 invalid_request
             value = raw.decode("latin-1")
     return value
+
+
+async def _authenticate(guard: BearerGuard, scope: Scope) -> Principal:
+    """The principal of an ASGI request, by ``guard``.
+
+    A guard that reads only ``Authorization: Bearer`` (header credentials, no DPoP policy)
+    needs nothing else from the request: that one header is read, without building the
+    :class:`~jwtkit.middleware.RequestFacts` (URL, cookies, CSRF headers) the other modes
+    use. Either way :meth:`BearerGuard.aauthenticate_request` gives the same answer.
+
+    Raises:
+        AuthError: as :meth:`BearerGuard.aauthenticate_request`.
+    """
+    if guard.credentials == "header" and guard.dpop is None:
+        return await guard.aauthenticate(_authorization(scope))
+    return await guard.aauthenticate_request(request_facts(scope, guard.csrf_header))
 
 
 def request_facts(scope: Scope, csrf_header: str = "X-CSRF-Token") -> RequestFacts:
@@ -149,8 +167,7 @@ class BearerAuthMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            facts = request_facts(scope, self.guard.csrf_header)
-            principal = await self.guard.aauthenticate_request(facts)
+            principal = await _authenticate(self.guard, scope)
             if self.scopes:
                 self.guard.require(principal, self.scopes)
         except AuthError as err:
@@ -255,8 +272,7 @@ class BearerAuth(_SecurityBase):  # type: ignore[misc]
         if principal is not None:
             return principal
         try:
-            facts = request_facts(request.scope, self.guard.csrf_header)
-            principal = await self.guard.aauthenticate_request(facts)
+            principal = await _authenticate(self.guard, request.scope)
         except AuthError as err:
             raise _http_exception(err) from None
         _attach(request.scope, principal)
