@@ -25,6 +25,7 @@ from jwtkit.errors import (
 from jwtkit.middleware.dpop import bound_jkt
 
 if TYPE_CHECKING:
+    from jwtkit.jwk import Key
     from jwtkit.jwt import Verifier
     from jwtkit.middleware.csrf import CSRFPolicy
     from jwtkit.middleware.dpop import DPoPPolicy
@@ -530,6 +531,19 @@ class BearerGuard:
         fresh = self._fresh_keyset
         return fresh() if fresh is not None else _STATIC_KEYS
 
+    def _marker(self, key: Key, before: object) -> object:
+        """The JWK Set a verification that used ``key`` can be cached under: the fresh set
+        now, if it holds that very key (or is the one that was fresh before the verification
+        began); None (not cacheable) when the set is not fresh or was replaced by one without
+        the key meanwhile. A static key source gives its constant."""
+        after = self._keyset_marker()
+        if after is _STATIC_KEYS or after is None or after is before:
+            return after
+        keys = getattr(after, "keys", None)
+        if keys is not None and any(k is key for k in keys):
+            return after
+        return None
+
     def _cached(self, token: str, now: float) -> _Verified | None:
         """The cache entry of ``token`` if a full verification would still accept it at
         ``now`` (signature, ``iss``, ``aud``, ``typ`` and the other static checks were done once;
@@ -557,9 +571,9 @@ class BearerGuard:
             self._cache.pop(token, None)
 
     def _remember(self, token: str, principal: Principal, marker: object, now: float) -> Principal:
-        """Cache ``principal``'s token, fully verified and accepted at ``now`` under the JWK
-        Set ``marker`` (taken *before* the verification: a refresh meanwhile kills the entry
-        at once); nothing is cached when that set was not fresh. Returns ``principal``."""
+        """Cache ``principal``'s token, fully verified and accepted at ``now`` with a key of
+        the JWK Set ``marker`` (see :meth:`_marker`; None: not cached). Returns
+        ``principal``."""
         if self.cache_size and marker is not None:
             entry = _Verified(dict(principal.claims), now + self.cache_ttl, marker, principal)
             with self._cache_lock:
@@ -787,12 +801,13 @@ class BearerGuard:
         entry = self._cached(token, now)
         if entry is not None:
             return self._finish_cached(entry, token)
-        marker = self._keyset_marker()
+        before = self._keyset_marker()
         try:
-            claims = self.verifier.verify(token, now=now)
+            verified = self.verifier.verify_detailed(token, now=now)
         except JWTKitError as exc:
             raise self._error(exc) from None
-        return self._remember(token, self._finish(claims, token), marker, now)
+        principal = self._finish(verified.claims, token)
+        return self._remember(token, principal, self._marker(verified.key, before), now)
 
     async def aauthenticate(
         self, authorization: str | None, *, now: float | None = None
@@ -803,12 +818,13 @@ class BearerGuard:
         entry = self._cached(token, now)
         if entry is not None:
             return self._finish_cached(entry, token)
-        marker = self._keyset_marker()
+        before = self._keyset_marker()
         try:
-            claims = await self.verifier.averify(token, now=now)
+            verified = await self.verifier.averify_detailed(token, now=now)
         except JWTKitError as exc:
             raise self._error(exc) from None
-        return self._remember(token, self._finish(claims, token), marker, now)
+        principal = self._finish(verified.claims, token)
+        return self._remember(token, principal, self._marker(verified.key, before), now)
 
     def _authenticate_dpop(self, facts: RequestFacts, now: float | None) -> Principal:
         """:meth:`authenticate_request` with a DPoP policy, header credentials."""
@@ -818,13 +834,14 @@ class BearerGuard:
         if entry is not None:
             self._check_proof(facts, token, dict(entry.claims), dpop, now)
             return self._finish_cached(entry, token, dpop=dpop)
-        marker = self._keyset_marker()
+        before = self._keyset_marker()
         try:
-            claims = self.verifier.verify(token, now=now)
+            verified = self.verifier.verify_detailed(token, now=now)
         except JWTKitError as exc:
             raise self._error(exc, dpop) from None
-        self._check_proof(facts, token, claims, dpop, now)
-        return self._remember(token, self._finish(claims, token, dpop=dpop), marker, now)
+        self._check_proof(facts, token, verified.claims, dpop, now)
+        principal = self._finish(verified.claims, token, dpop=dpop)
+        return self._remember(token, principal, self._marker(verified.key, before), now)
 
     async def _aauthenticate_dpop(self, facts: RequestFacts, now: float | None) -> Principal:
         """Async :meth:`_authenticate_dpop`."""
@@ -834,13 +851,14 @@ class BearerGuard:
         if entry is not None:
             self._check_proof(facts, token, dict(entry.claims), dpop, now)
             return self._finish_cached(entry, token, dpop=dpop)
-        marker = self._keyset_marker()
+        before = self._keyset_marker()
         try:
-            claims = await self.verifier.averify(token, now=now)
+            verified = await self.verifier.averify_detailed(token, now=now)
         except JWTKitError as exc:
             raise self._error(exc, dpop) from None
-        self._check_proof(facts, token, claims, dpop, now)
-        return self._remember(token, self._finish(claims, token, dpop=dpop), marker, now)
+        self._check_proof(facts, token, verified.claims, dpop, now)
+        principal = self._finish(verified.claims, token, dpop=dpop)
+        return self._remember(token, principal, self._marker(verified.key, before), now)
 
     # -- cookie mode -----------------------------------------------------------------------
 
