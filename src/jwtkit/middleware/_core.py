@@ -234,7 +234,7 @@ def _principal(
     token: str,
 ) -> Principal:
     """A :class:`Principal` with these fields, made without the frozen dataclass's
-    ``object.__setattr__`` per field (a third of the cost, on every request); equal to
+    ``object.__setattr__`` per field (at a third of the cost, on every request); equal to
     ``Principal(claims=..., ...)`` in every respect."""
     principal = object.__new__(Principal)
     fields = principal.__dict__
@@ -570,11 +570,16 @@ class BearerGuard:
         with self._cache_lock:  # every mutation holds the lock; lookups need none
             self._cache.pop(token, None)
 
-    def _remember(self, token: str, principal: Principal, marker: object, now: float) -> Principal:
-        """Cache ``principal``'s token, fully verified and accepted at ``now`` with a key of
-        the JWK Set ``marker`` (see :meth:`_marker`; None: not cached). Returns
-        ``principal``."""
-        if self.cache_size and marker is not None:
+    def _remember(
+        self, token: str, principal: Principal, key: Key, before: object, now: float
+    ) -> Principal:
+        """Cache ``principal``'s token, fully verified with ``key`` and accepted at ``now``,
+        under the JWK Set :meth:`_marker` names (not at all when it names none; ``before``: the
+        marker taken before the verification). Returns ``principal``."""
+        if not self.cache_size:
+            return principal
+        marker = self._marker(key, before)
+        if marker is not None:
             entry = _Verified(dict(principal.claims), now + self.cache_ttl, marker, principal)
             with self._cache_lock:
                 if len(self._cache) >= self.cache_size:
@@ -801,13 +806,13 @@ class BearerGuard:
         entry = self._cached(token, now)
         if entry is not None:
             return self._finish_cached(entry, token)
-        before = self._keyset_marker()
+        before = self._keyset_marker() if self.cache_size else None
         try:
             verified = self.verifier.verify_detailed(token, now=now)
         except JWTKitError as exc:
             raise self._error(exc) from None
         principal = self._finish(verified.claims, token)
-        return self._remember(token, principal, self._marker(verified.key, before), now)
+        return self._remember(token, principal, verified.key, before, now)
 
     async def aauthenticate(
         self, authorization: str | None, *, now: float | None = None
@@ -818,13 +823,13 @@ class BearerGuard:
         entry = self._cached(token, now)
         if entry is not None:
             return self._finish_cached(entry, token)
-        before = self._keyset_marker()
+        before = self._keyset_marker() if self.cache_size else None
         try:
             verified = await self.verifier.averify_detailed(token, now=now)
         except JWTKitError as exc:
             raise self._error(exc) from None
         principal = self._finish(verified.claims, token)
-        return self._remember(token, principal, self._marker(verified.key, before), now)
+        return self._remember(token, principal, verified.key, before, now)
 
     def _authenticate_dpop(self, facts: RequestFacts, now: float | None) -> Principal:
         """:meth:`authenticate_request` with a DPoP policy, header credentials."""
@@ -834,14 +839,14 @@ class BearerGuard:
         if entry is not None:
             self._check_proof(facts, token, dict(entry.claims), dpop, now)
             return self._finish_cached(entry, token, dpop=dpop)
-        before = self._keyset_marker()
+        before = self._keyset_marker() if self.cache_size else None
         try:
             verified = self.verifier.verify_detailed(token, now=now)
         except JWTKitError as exc:
             raise self._error(exc, dpop) from None
         self._check_proof(facts, token, verified.claims, dpop, now)
         principal = self._finish(verified.claims, token, dpop=dpop)
-        return self._remember(token, principal, self._marker(verified.key, before), now)
+        return self._remember(token, principal, verified.key, before, now)
 
     async def _aauthenticate_dpop(self, facts: RequestFacts, now: float | None) -> Principal:
         """Async :meth:`_authenticate_dpop`."""
@@ -851,14 +856,14 @@ class BearerGuard:
         if entry is not None:
             self._check_proof(facts, token, dict(entry.claims), dpop, now)
             return self._finish_cached(entry, token, dpop=dpop)
-        before = self._keyset_marker()
+        before = self._keyset_marker() if self.cache_size else None
         try:
             verified = await self.verifier.averify_detailed(token, now=now)
         except JWTKitError as exc:
             raise self._error(exc, dpop) from None
         self._check_proof(facts, token, verified.claims, dpop, now)
         principal = self._finish(verified.claims, token, dpop=dpop)
-        return self._remember(token, principal, self._marker(verified.key, before), now)
+        return self._remember(token, principal, verified.key, before, now)
 
     # -- cookie mode -----------------------------------------------------------------------
 
