@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import os
@@ -121,6 +122,7 @@ def serve(
         settings.effective_issuer,
         "sqlite" if settings.is_sqlite else "external",
     )
+    _freeze_startup_objects()
     target: Any = application
     if settings.workers > 1:
         target = "jwtkit.server.workers:app_factory"  # each worker builds its own app
@@ -142,6 +144,16 @@ def serve(
         ws="none",
         lifespan="on",
     )
+
+
+def _freeze_startup_objects() -> None:
+    """Move everything built at start-up (the app, its routes, SQLAlchemy's tables, pydantic
+    models: most of the process's objects) out of the cyclic garbage collector's reach
+    (:func:`gc.freeze`), so a full collection scans only what requests made. Without it a full
+    collection paused the event loop for 25-40 ms, a few times a minute under load: the token
+    endpoint's p99 (issue 12)."""
+    gc.collect()
+    gc.freeze()
 
 
 def register(app: typer.Typer, keys_app: typer.Typer) -> None:

@@ -11,6 +11,7 @@ its user and root). State that must be shared between workers goes through the d
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import os
 import signal
@@ -66,7 +67,10 @@ def app_factory() -> FastAPI:
     if raw is None:
         raise RuntimeError(f"{SETTINGS_ENV} is not set; start workers with jwtkit serve")
     exit_with_supervisor()
-    return create_app(Settings(**json.loads(raw)))
+    app = create_app(Settings(**json.loads(raw)))
+    gc.collect()
+    gc.freeze()  # as jwtkit serve does: full collections scan only what requests made
+    return app
 
 
 def exit_with_supervisor() -> None:
