@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -203,4 +204,40 @@ def test_rotation_of_a_disabled_users_family_revokes_it_in_the_same_transaction(
     with store.db.read() as conn:
         events = conn.execute(select(revocation_outbox.c.kind, revocation_outbox.c.value)).all()
     assert ("sid", sid) in [tuple(e) for e in events]
+    store.close()
+
+
+def test_the_loop_writer_commits_while_the_shared_pool_waits_for_its_lock(
+    tmp_path: Path,
+) -> None:
+    """The loop writer's COMMIT runs on its own thread: threads of the loop's default pool
+    that wait for the write lock it holds (a key-table reload that writes, a refresh on the
+    thread-pool path) cannot starve it of a thread (a deadlock: every request hung)."""
+    store = _store_with_families(tmp_path, 1)
+    db = store.db
+    done: list[str] = []
+
+    def sync_write() -> None:
+        with db.write() as conn:  # waits for the loop writer's lock
+            conn.execute(update(refresh_tokens).values(consumed_at=3.0))
+        done.append("sync")
+
+    async def main() -> str:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=2))
+        blockers: list[asyncio.Future[None]] = []
+
+        def work(conn: Connection) -> str:
+            # Runs on the loop with the write lock held: fill the default pool with writers.
+            blockers.extend(loop.run_in_executor(None, sync_write) for _ in range(4))
+            conn.execute(update(refresh_tokens).values(consumed_at=2.0))
+            return "grouped"
+
+        result = await asyncio.wait_for(db.write_grouped_async(work), timeout=15)
+        await asyncio.wait_for(asyncio.gather(*blockers), timeout=15)
+        return result
+
+    assert asyncio.run(main()) == "grouped"
+    assert done == ["sync"] * 4
+    assert store.sessions.get_refresh_token("f0-0").consumed_at == 3.0  # they ran after it
     store.close()

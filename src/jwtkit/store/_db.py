@@ -15,6 +15,7 @@ import sqlite3
 import threading
 import weakref
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -104,6 +105,9 @@ class _LoopWriter:
         self._db = db
         self._pending: list[tuple[_Work[Any], asyncio.Future[Any]]] = []
         self._task: asyncio.Task[None] | None = None
+        # Its own thread for the blocking steps: a shared pool could be filled with threads
+        # that wait for the write lock this writer holds, and its COMMIT would never run.
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jwtkit-commit")
 
     def submit(self, work: Callable[[Connection], T]) -> asyncio.Future[T]:
         """Queue ``work`` (run as ``work(conn)`` in a write transaction); returns a future
@@ -120,7 +124,7 @@ class _LoopWriter:
             batch, self._pending = self._pending, []
             items = [item for item, _ in batch]
             try:
-                await self._db._run_group_async(items)
+                await self._db._run_group_async(items, self.executor)
             except BaseException as exc:  # the group's own failure reaches every caller
                 for item in items:
                     item.error = item.error or exc
@@ -132,10 +136,10 @@ class _LoopWriter:
                 _resolve(future, item)
 
 
-async def _in_thread(fn: Callable[..., T], *args: Any) -> T:
-    """``fn(*args)`` in a worker thread. A cancellation while it runs waits for it to end
-    (it holds the connection or the write lock) and is then raised."""
-    future = asyncio.get_running_loop().run_in_executor(None, fn, *args)
+async def _in_thread(executor: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` on ``executor``'s thread. A cancellation while it runs waits for it to
+    end (it holds the connection or the write lock) and is then raised."""
+    future = asyncio.get_running_loop().run_in_executor(executor, fn, *args)
     cancelled = False
     while True:
         try:
@@ -326,7 +330,9 @@ class Database:
             raise OperationalError("database breaker open", None, exc) from None
 
     def close(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (and let the writers' threads end)."""
+        for writer in list(self._writers.values()):
+            writer.executor.shutdown(wait=False)
         self.engine.dispose()
 
     @contextlib.contextmanager
@@ -387,23 +393,25 @@ class Database:
             writer = self._writers[loop] = _LoopWriter(self)
         return await writer.submit(work)
 
-    async def _run_group_async(self, batch: list[_Work[Any]]) -> None:
+    async def _run_group_async(self, batch: list[_Work[Any]], executor: ThreadPoolExecutor) -> None:
         """Run one group of :meth:`write_grouped_async` callers in one transaction, on the
         loop but for the commit (and a wait for the write lock); see :class:`_LoopWriter`."""
         lock = self._write_lock
         assert lock is not None
         if not lock.acquire(blocking=False):
-            await _in_thread(lock.acquire)
+            await _in_thread(executor, lock.acquire)
         try:
-            if len(batch) > 1 and await self._transaction_async(batch, savepoints=False):
+            if len(batch) > 1 and await self._transaction_async(batch, executor, savepoints=False):
                 return
             for item in batch:  # alone, or the optimistic run failed: one savepoint each
                 item.value = item.error = None
-            await self._transaction_async(batch, savepoints=len(batch) > 1)
+            await self._transaction_async(batch, executor, savepoints=len(batch) > 1)
         finally:
             lock.release()
 
-    async def _transaction_async(self, batch: list[_Work[Any]], *, savepoints: bool) -> bool:
+    async def _transaction_async(
+        self, batch: list[_Work[Any]], executor: ThreadPoolExecutor, *, savepoints: bool
+    ) -> bool:
         """One write transaction over ``batch``; returns False when ``savepoints`` is off and
         a caller raised (everything rolled back), else True (each caller's outcome recorded).
 
@@ -412,7 +420,7 @@ class Database:
         """
         conn = self.engine.connect()
         try:
-            await self._begin_immediate(conn)
+            await self._begin_immediate(conn, executor)
             transaction = conn.begin()  # the hook sees the transaction begun: no second BEGIN
             conn.info.pop(_BEGUN, None)
             outbox.begin(conn)
@@ -439,12 +447,12 @@ class Database:
                 return False
             finally:
                 outbox.discard(conn)
-            await _in_thread(transaction.commit)  # the fsync, off the loop
+            await _in_thread(executor, transaction.commit)  # the fsync, off the loop
             return True
         finally:
             conn.close()
 
-    async def _begin_immediate(self, conn: Connection) -> None:
+    async def _begin_immediate(self, conn: Connection, executor: ThreadPoolExecutor) -> None:
         """``BEGIN IMMEDIATE`` on ``conn``'s driver connection: at once when the database's
         write lock is free, else waiting for it (busy timeout) in a worker thread."""
         driver = conn.connection.driver_connection
@@ -455,7 +463,7 @@ class Database:
             driver.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError:  # another process holds the write lock
             driver.execute(f"PRAGMA busy_timeout = {wait_ms}")
-            await _in_thread(driver.execute, "BEGIN IMMEDIATE")
+            await _in_thread(executor, driver.execute, "BEGIN IMMEDIATE")
         finally:
             driver.execute(f"PRAGMA busy_timeout = {wait_ms}")
         conn.info[_BEGUN] = True
