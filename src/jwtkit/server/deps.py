@@ -10,7 +10,6 @@ from ``app.state.services`` (a :class:`~jwtkit.server.runtime.Services`).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -123,8 +122,7 @@ async def client_credentials(
     Raises:
         InvalidRequest, InvalidClient: see :func:`jwtkit.server.oauth.client_credentials_from`.
     """
-    creds = client_credentials_from(request.headers.get("authorization"), params)
-    return dataclasses.replace(creds, address=_peer(request))
+    return client_credentials_from(request.headers.get("authorization"), params, _peer(request))
 
 
 def _peer(request: Request) -> str | None:

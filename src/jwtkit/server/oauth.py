@@ -355,9 +355,10 @@ class ClientCredentials:
 
 
 def client_credentials_from(
-    authorization: str | None, params: Mapping[str, str]
+    authorization: str | None, params: Mapping[str, str], address: str | None = None
 ) -> ClientCredentials:
-    """Extract client credentials from the Authorization header and the form.
+    """Extract client credentials from the Authorization header and the form (a
+    :class:`ClientCredentials` carrying ``address``, the client's address, for the limits).
 
     Using more than one method at once is an ``invalid_request`` (RFC 6749 §2.3).
 
@@ -387,11 +388,11 @@ def client_credentials_from(
             raise _bad("client_id in the body does not match the Authorization header")
         if not client_id or len(client_id) > _MAX_NAME:
             raise InvalidClient("invalid client id")
-        return ClientCredentials(client_id, secret, "client_secret_basic")
+        return ClientCredentials(client_id, secret, "client_secret_basic", address)
     if form_id is not None and len(form_id) > _MAX_NAME:
         raise _bad("client_id is too long")
     if form_secret is not None:
         if form_id is None:
             raise _bad("client_secret without client_id")
-        return ClientCredentials(form_id, form_secret, "client_secret_post")
-    return ClientCredentials(form_id, None, "none")
+        return ClientCredentials(form_id, form_secret, "client_secret_post", address)
+    return ClientCredentials(form_id, None, "none", address)

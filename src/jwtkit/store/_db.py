@@ -164,6 +164,9 @@ def _resolve(future: asyncio.Future[Any], item: _Work[Any]) -> None:
         future.set_result(item.value)
 
 
+_GIVEN = object()  # a parameter the caller gives (not a literal of the statement)
+
+
 class Prepared:
     """One SQLAlchemy Core statement compiled once for a database's dialect and run on the
     driver's cursor of a :class:`~sqlalchemy.Connection` (issue 12: SQLAlchemy's per-execution
@@ -181,16 +184,19 @@ class Prepared:
         compiled = statement.compile(dialect=engine.dialect)
         self._sql = str(compiled)
         self._positional = bool(engine.dialect.positional)
-        self._names = tuple(compiled.positiontup or ()) if self._positional else ()
+        names = tuple(compiled.positiontup or ()) if self._positional else ()
         # literal values in the statement (``state == "active"``) are bound parameters too
-        self._defaults = {
+        defaults = {
             name: bind.value for name, bind in compiled.binds.items() if bind.value is not None
         }
+        self._defaults = defaults
+        # positional drivers (SQLite): the given names in order, the literals filled in once
+        self._names: tuple[tuple[str, Any], ...] = tuple(
+            (n, defaults.get(n, _GIVEN)) for n in names
+        )
         #: the result's column names (tuple of str), in order; empty for a statement
         #: returning nothing
-        self.columns: tuple[str, ...] = tuple(
-            name for name, *_ in getattr(compiled, "_result_columns", ()) or ()
-        )
+        self.columns: tuple[str, ...] = tuple(statement.exported_columns.keys())
 
     def run(self, conn: Connection, params: dict[str, Any]) -> Any:
         """Execute with ``params`` (bind name -> value) inside ``conn``'s transaction; returns
@@ -202,8 +208,11 @@ class Prepared:
         """
         driver = conn.connection.driver_connection
         assert driver is not None
-        given = {**self._defaults, **params}
-        args: Any = tuple(given[n] for n in self._names) if self._positional else given
+        if self._positional:
+            names = self._names
+            args: Any = tuple(params[n] if d is _GIVEN else params.get(n, d) for n, d in names)
+        else:
+            args = {**self._defaults, **params}
         cursor = driver.cursor()
         conn.dispatch.before_cursor_execute(conn, cursor, self._sql, args, None, False)
         try:
