@@ -200,8 +200,11 @@ class OP:
     http: httpx.Client = field(init=False)
 
     def __post_init__(self) -> None:
-        self.http = httpx.Client(base_url=self.url, timeout=30)
-        self.plain = httpx.Client(timeout=30, follow_redirects=False)
+        # The provider lives for the whole session: drop idle connections (2 s) before
+        # uvicorn closes them (5 s), or a request can race the server's close (a reset).
+        limits = httpx.Limits(keepalive_expiry=2.0)
+        self.http = httpx.Client(base_url=self.url, timeout=30, limits=limits)
+        self.plain = httpx.Client(timeout=30, follow_redirects=False, limits=limits)
 
     def browser(self) -> Browser:
         return Browser(self.url, self.plain)

@@ -6,12 +6,15 @@ still holds."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Connection, event, select, update
+from sqlalchemy.exc import IntegrityError
 
 from jwtkit.store.schema import refresh_tokens, revocation_outbox, users
 from jwtkit.store.sql import SQLStore
@@ -240,4 +243,70 @@ def test_the_loop_writer_commits_while_the_shared_pool_waits_for_its_lock(
     assert asyncio.run(main()) == "grouped"
     assert done == ["sync"] * 4
     assert store.sessions.get_refresh_token("f0-0").consumed_at == 3.0  # they ran after it
+    store.close()
+
+
+def test_the_loop_writer_waits_for_another_process_off_the_loop(tmp_path: Path) -> None:
+    """Another process holding SQLite's write lock (here a plain sqlite3 connection: the admin
+    CLI, a second instance): the loop writer's BEGIN IMMEDIATE waits for it on its thread, the
+    loop keeps running meanwhile, and the rotation commits once the lock is free."""
+    store = _store_with_families(tmp_path, 1)
+    other = sqlite3.connect(tmp_path / "db.sqlite", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+
+    async def main() -> tuple[str, int]:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        tick = asyncio.ensure_future(ticker())
+        rotation = asyncio.ensure_future(
+            store.sessions.rotate_async(
+                token_hash="f0-0",
+                client_id="web",
+                new_hash="f0-1",
+                now=2.0,
+                refresh_exp=1e9,
+                access_exp=1e9,
+            )
+        )
+        await asyncio.sleep(0.5)
+        assert not rotation.done()  # waiting for the other writer
+        seen = ticks
+        asyncio.get_running_loop().call_soon(other.execute, "ROLLBACK")
+        result = await asyncio.wait_for(rotation, timeout=15)
+        tick.cancel()
+        return result.outcome, seen
+
+    outcome, ticks = asyncio.run(main())
+    other.close()
+    assert outcome == "ok"
+    assert ticks >= 20  # the loop ran while the writer waited (0.5 s at 10 ms a tick)
+    assert store.sessions.get_refresh_token("f0-1") is not None
+    store.close()
+
+
+def test_prepared_statements_wrap_driver_errors_as_sqlalchemy_does(tmp_path: Path) -> None:
+    """A driver error from a prepared statement is SQLAlchemy's exception class (the service
+    maps those), and its transaction rolls back."""
+    store = _store_with_families(tmp_path, 1)
+    insert_token = store.sessions._sql.run_insert
+    row = {
+        "token_hash": "f0-0",  # already stored: the primary key refuses it
+        "sid": "x",
+        "user_id": "x",
+        "client_id": "web",
+        "scope": "",
+        "created_at": 1.0,
+        "expires_at": 2.0,
+        "state": "active",
+        "consumed_at": None,
+    }
+    with pytest.raises(IntegrityError), store.db.write() as conn:
+        insert_token.run(conn, row)
+    assert store.sessions.get_refresh_token("f0-0").sid != "x"
     store.close()

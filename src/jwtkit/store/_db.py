@@ -136,6 +136,23 @@ class _LoopWriter:
                 _resolve(future, item)
 
 
+def _run_items(conn: Connection, batch: list[_Work[Any]], *, savepoints: bool) -> None:
+    """Run each caller's work of ``batch`` in ``conn``'s transaction. With ``savepoints`` each
+    runs inside its own ``SAVEPOINT`` and a failure rolls back only its changes and queued
+    outbox events (recorded as that caller's error); without, the first failure propagates."""
+    for item in batch:
+        if not savepoints:
+            item.value = item.work(conn)
+            continue
+        mark = outbox.savepoint(conn)
+        try:
+            with conn.begin_nested():
+                item.value = item.work(conn)
+        except Exception as exc:  # that caller's own failure: only its savepoint
+            outbox.rollback_to(conn, mark)
+            item.error = exc
+
+
 async def _in_thread(executor: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
     """``fn(*args)`` on ``executor``'s thread. A cancellation while it runs waits for it to
     end (it holds the connection or the write lock) and is then raised."""
@@ -434,17 +451,7 @@ class Database:
             conn.info.pop(_BEGUN, None)
             outbox.begin(conn)
             try:
-                for item in batch:
-                    if not savepoints:
-                        item.value = item.work(conn)
-                        continue
-                    mark = outbox.savepoint(conn)
-                    try:
-                        with conn.begin_nested():
-                            item.value = item.work(conn)
-                    except Exception as exc:  # that caller's own failure: only its savepoint
-                        outbox.rollback_to(conn, mark)
-                        item.error = exc
+                _run_items(conn, batch, savepoints=savepoints)
                 outbox.flush(conn)
             except Exception as exc:
                 transaction.rollback()
@@ -489,22 +496,14 @@ class Database:
             return
         try:  # optimistic: no savepoints (two statements per caller); any failure redoes it
             with self.write() as conn:
-                for item in batch:
-                    item.value = item.work(conn)
+                _run_items(conn, batch, savepoints=False)
             return
         except Exception:  # rolled back whole: run the group again, each caller in a savepoint
             for item in batch:
                 item.value = None
         try:
             with self.write() as conn:
-                for item in batch:
-                    mark = outbox.savepoint(conn)
-                    try:
-                        with conn.begin_nested():
-                            item.value = item.work(conn)
-                    except Exception as exc:  # that caller's own failure: only its savepoint
-                        outbox.rollback_to(conn, mark)
-                        item.error = exc
+                _run_items(conn, batch, savepoints=True)
         except Exception as exc:  # the commit failed: nothing of the group is durable
             for item in batch:
                 if item.error is None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
 
@@ -295,23 +295,31 @@ class SessionStore:
         Returns:
             :class:`~jwtkit.store.records.RotateResult`.
         """
+        work = self._rotation(
+            token_hash=token_hash,
+            client_id=client_id,
+            new_hash=new_hash,
+            now=now,
+            refresh_exp=refresh_exp,
+            access_exp=access_exp,
+            grace_seconds=grace_seconds,
+            dpop_jkt=dpop_jkt,
+        )
         try:  # one transaction, shared with concurrent rotations on SQLite (group commit)
-            return self._db.write_grouped(
-                self._rotation(
-                    token_hash,
-                    client_id,
-                    new_hash,
-                    now,
-                    refresh_exp,
-                    access_exp,
-                    grace_seconds,
-                    dpop_jkt,
-                )
-            )
+            return self._db.write_grouped(work)
         except _Rollback as stop:
             return stop.result
 
-    async def rotate_async(
+    async def rotate_async(self, **arguments: Any) -> RotateResult:
+        """:meth:`rotate` for a caller on an event loop: the same transaction, run by the
+        store's writer (:meth:`~jwtkit.store._db.Database.write_grouped_async`); this resumes
+        once it has committed. Takes :meth:`rotate`'s keyword arguments; same result."""
+        try:
+            return await self._db.write_grouped_async(self._rotation(**arguments))
+        except _Rollback as stop:
+            return stop.result
+
+    def _rotation(
         self,
         *,
         token_hash: str,
@@ -322,36 +330,6 @@ class SessionStore:
         access_exp: float,
         grace_seconds: float = 0.0,
         dpop_jkt: str | None = None,
-    ) -> RotateResult:
-        """:meth:`rotate` for a caller on an event loop: the same transaction, run by the
-        store's writer (:meth:`~jwtkit.store._db.Database.write_grouped_async`); this resumes
-        once it has committed. Same arguments and result."""
-        try:
-            return await self._db.write_grouped_async(
-                self._rotation(
-                    token_hash,
-                    client_id,
-                    new_hash,
-                    now,
-                    refresh_exp,
-                    access_exp,
-                    grace_seconds,
-                    dpop_jkt,
-                )
-            )
-        except _Rollback as stop:
-            return stop.result
-
-    def _rotation(
-        self,
-        token_hash: str,
-        client_id: str,
-        new_hash: str,
-        now: float,
-        refresh_exp: float,
-        access_exp: float,
-        grace_seconds: float,
-        dpop_jkt: str | None,
     ) -> Callable[[Connection], RotateResult]:
         """The rotation's work for one write transaction (``work(conn)``)."""
 
