@@ -6,6 +6,7 @@ still holds."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Connection, event, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from jwtkit.store.schema import refresh_tokens, revocation_outbox, users
 from jwtkit.store.sql import SQLStore
@@ -309,4 +310,88 @@ def test_prepared_statements_wrap_driver_errors_as_sqlalchemy_does(tmp_path: Pat
     with pytest.raises(IntegrityError), store.db.write() as conn:
         insert_token.run(conn, row)
     assert store.sessions.get_refresh_token("f0-0").sid != "x"
+    store.close()
+
+
+def test_a_cancelled_wait_for_the_write_lock_releases_it(tmp_path: Path) -> None:
+    """The loop ends while its writer waits for the write lock another thread holds: once
+    that thread lets go, the lock is free again (it was leaked: every later write hung)."""
+    store = _store_with_families(tmp_path, 1)
+    db = store.db
+    assert db._write_lock is not None
+    db._write_lock.acquire()
+
+    async def main() -> None:
+        asyncio.ensure_future(db.write_grouped_async(lambda conn: "never"))
+        await asyncio.sleep(0.2)  # the writer waits on its thread; asyncio.run then cancels it
+
+    release = threading.Timer(0.5, db._write_lock.release)
+    release.start()
+    asyncio.run(main())
+    release.join()
+    assert db._write_lock.acquire(timeout=5)
+    db._write_lock.release()
+    with db.write() as conn:  # and a write goes through
+        conn.execute(update(refresh_tokens).values(consumed_at=4.0))
+    store.close()
+
+
+def test_a_write_on_the_loop_under_its_own_writer_fails_instead_of_hanging(
+    tmp_path: Path,
+) -> None:
+    """A synchronous write made on the event loop while that loop's writer holds the lock
+    (its holder waits for the loop) is refused with a database error (503), not a hang."""
+    store = _store_with_families(tmp_path, 1)
+
+    def work(conn: Connection) -> str:
+        with store.db.write() as inner:  # on the loop, inside the group
+            inner.execute(update(refresh_tokens).values(consumed_at=5.0))
+        return "unreachable"
+
+    async def main() -> BaseException | str:
+        try:
+            return await asyncio.wait_for(store.db.write_grouped_async(work), timeout=10)
+        except OperationalError as exc:
+            return exc
+
+    outcome = asyncio.run(main())
+    assert isinstance(outcome, OperationalError), outcome
+    store.close()
+
+
+def test_a_begin_that_times_out_is_sqlalchemys_operational_error(tmp_path: Path) -> None:
+    """Another process keeps the write lock past the busy timeout: the loop path raises
+    SQLAlchemy's OperationalError (the service's 503), as the thread path does."""
+    store = SQLStore(f"sqlite:///{tmp_path / 'db.sqlite'}", busy_timeout=0.3)
+    store.migrate()
+    other = sqlite3.connect(tmp_path / "db.sqlite", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+
+    async def main() -> BaseException | str:
+        try:
+            return await store.db.write_grouped_async(lambda conn: "done")
+        except BaseException as exc:
+            return exc
+
+    outcome = asyncio.run(main())
+    other.execute("ROLLBACK")
+    other.close()
+    assert isinstance(outcome, OperationalError), repr(outcome)
+    with pytest.raises(OperationalError):  # and the thread path says the same
+        other2 = sqlite3.connect(tmp_path / "db.sqlite", isolation_level=None)
+        other2.execute("BEGIN IMMEDIATE")
+        try:
+            store.db.write_grouped(lambda conn: conn.execute(select(users.c.id)).all())
+        finally:
+            other2.execute("ROLLBACK")
+            other2.close()
+    store.close()
+
+
+def test_loop_writers_are_not_kept_for_ended_loops(tmp_path: Path) -> None:
+    store = _store_with_families(tmp_path, 1)
+    for _ in range(4):
+        asyncio.run(store.db.write_grouped_async(lambda conn: "x"))
+    gc.collect()
+    assert len(store.db._writers) == 0
     store.close()

@@ -12,6 +12,7 @@ derived from that secret with HKDF-SHA256, with the ``kid`` as associated data.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -93,6 +94,15 @@ class KeyEncryptor:
                 f"signing key {kid} cannot be decrypted with JWTKIT_KEY_ENCRYPTION_KEY"
             ) from None
         return dict(json.loads(plain))
+
+
+def _on_event_loop() -> bool:
+    """True when this thread is running an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 class KeyManager:
@@ -188,7 +198,14 @@ class KeyManager:
             or (r.state == "retired" and r.publish_until is not None and r.publish_until <= now)
             for r in self._records
         )
-        if due or self._loaded_at == float("-inf"):
+        loaded = self._loaded_at != float("-inf")
+        if loaded and (due or stale) and _on_event_loop():
+            # Never read or write the database on an event loop (the caller checked
+            # is_fresh() a moment ago; the table may have aged since): sign and publish from
+            # the table as loaded, which already publishes a due key; the next request off
+            # the loop reloads it (issue 12: a write here could wait on the loop's own writer).
+            return self._records
+        if due or not loaded:
             self.reload()
         elif stale and self._reloading.acquire(blocking=False):
             try:  # one thread refreshes the cache; the others keep using it meanwhile

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import json
+import multiprocessing
 import os
 import signal
 import sys
@@ -76,8 +77,9 @@ def app_factory() -> FastAPI:
 def exit_with_supervisor() -> None:
     """Have the kernel send this worker ``SIGTERM`` when the process that started it dies
     (Linux ``prctl(PR_SET_PDEATHSIG)``), so a supervisor killed outright (``SIGKILL``, the OOM
-    killer) leaves no orphaned worker serving on its port; a worker that finds itself
-    orphaned already stops at once. Elsewhere (or without libc's ``prctl``) it does nothing.
+    killer) leaves no orphaned worker serving on its port; a worker whose parent is no longer
+    the process that started it stops at once. Elsewhere (or without libc's ``prctl``) it
+    does nothing.
     """
     if not sys.platform.startswith("linux"):
         return
@@ -86,7 +88,10 @@ def exit_with_supervisor() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     except (OSError, AttributeError):
         return
-    if os.getppid() == 1:  # the supervisor died before the prctl took effect
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:
+        # The supervisor died before the prctl took effect (this worker was re-parented; the
+        # supervisor itself may well be PID 1, in a container).
         os.kill(os.getpid(), signal.SIGTERM)
 
 

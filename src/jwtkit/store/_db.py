@@ -120,20 +120,34 @@ class _LoopWriter:
         return future
 
     async def _drain(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, []
-            items = [item for item, _ in batch]
-            try:
-                await self._db._run_group_async(items, self.executor)
-            except BaseException as exc:  # the group's own failure reaches every caller
-                for item in items:
-                    item.error = item.error or exc
-                if not isinstance(exc, Exception):
-                    for item, future in batch:
-                        _resolve(future, item)
-                    raise
-            for item, future in batch:
-                _resolve(future, item)
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                items = [item for item, _ in batch]
+                try:
+                    await self._db._run_group_async(items, self.executor)
+                except BaseException as exc:  # the group's own failure reaches every caller
+                    for item in items:
+                        item.error = item.error or exc
+                    if not isinstance(exc, Exception):  # cancelled (the loop is ending)
+                        for item, future in batch:
+                            _resolve(future, item)
+                        for _, future in self._pending:  # queued meanwhile: never run
+                            future.cancel()
+                        self._pending = []
+                        raise
+                for item, future in batch:
+                    _resolve(future, item)
+        finally:
+            self._task = None  # no reference to the loop is kept once idle
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop this thread is running, or None."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _run_items(conn: Connection, batch: list[_Work[Any]], *, savepoints: bool) -> None:
@@ -280,6 +294,7 @@ class Database:
         self._write_lock = threading.Lock() if self.is_sqlite else None
         self._group = _GroupCommit(self._run_group) if self.is_sqlite else None
         self.busy_timeout = busy_timeout
+        self._holder: asyncio.AbstractEventLoop | None = None  # whose writer holds the lock
         self._writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopWriter] = (
             weakref.WeakKeyDictionary()
         )
@@ -359,6 +374,7 @@ class Database:
         """Close every pooled connection (and let the writers' threads end)."""
         for writer in list(self._writers.values()):
             writer.executor.shutdown(wait=False)
+        self._writers.clear()
         self.engine.dispose()
 
     @contextlib.contextmanager
@@ -371,8 +387,17 @@ class Database:
         (:func:`jwtkit.store.outbox.flush`).
         """
         with self._guard(), contextlib.ExitStack() as stack:
-            if self._write_lock is not None:
-                stack.enter_context(self._write_lock)
+            lock = self._write_lock
+            if lock is not None:
+                if not lock.acquire(blocking=False):
+                    if self._holder is not None and self._holder is _running_loop():
+                        # Its holder is this loop's own writer, suspended until this returns:
+                        # waiting would stop the loop for good (answered 503 instead).
+                        raise OperationalError(
+                            "BEGIN IMMEDIATE", None, RuntimeError("write lock held by this loop")
+                        )
+                    lock.acquire()
+                stack.callback(lock.release)
             conn = stack.enter_context(self.engine.begin())
             outbox.begin(conn)
             try:
@@ -425,7 +450,12 @@ class Database:
         lock = self._write_lock
         assert lock is not None
         if not lock.acquire(blocking=False):
-            await _in_thread(executor, lock.acquire)
+            try:
+                await _in_thread(executor, lock.acquire)
+            except BaseException:  # cancelled: _in_thread waited for the acquire to finish
+                lock.release()
+                raise
+        self._holder = asyncio.get_running_loop()
         try:
             if len(batch) > 1 and await self._transaction_async(batch, executor, savepoints=False):
                 return
@@ -433,6 +463,7 @@ class Database:
                 item.value = item.error = None
             await self._transaction_async(batch, executor, savepoints=len(batch) > 1)
         finally:
+            self._holder = None
             lock.release()
 
     async def _transaction_async(
@@ -474,14 +505,17 @@ class Database:
         driver = conn.connection.driver_connection
         assert driver is not None
         wait_ms = max(1, int(self.busy_timeout * 1000))
-        driver.execute("PRAGMA busy_timeout = 0")
         try:
-            driver.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError:  # another process holds the write lock
-            driver.execute(f"PRAGMA busy_timeout = {wait_ms}")
-            await _in_thread(executor, driver.execute, "BEGIN IMMEDIATE")
-        finally:
-            driver.execute(f"PRAGMA busy_timeout = {wait_ms}")
+            driver.execute("PRAGMA busy_timeout = 0")
+            try:
+                driver.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError:  # another process holds the write lock
+                driver.execute(f"PRAGMA busy_timeout = {wait_ms}")
+                await _in_thread(executor, driver.execute, "BEGIN IMMEDIATE")
+            finally:
+                driver.execute(f"PRAGMA busy_timeout = {wait_ms}")
+        except sqlite3.Error as exc:  # as SQLAlchemy would raise it (the service answers 503)
+            raise DBAPIError.instance("BEGIN IMMEDIATE", (), exc, sqlite3.Error) from exc
         conn.info[_BEGUN] = True
 
     def _run_group(self, batch: list[_Work[Any]]) -> None:
