@@ -21,12 +21,11 @@ from jwtkit.store.schema import refresh_tokens, revocation_outbox, users
 from jwtkit.store.sql import SQLStore
 
 
-def test_concurrent_rotations_share_commits_and_keep_their_outcomes(tmp_path: Path) -> None:
+def _store_with_families(tmp_path: Path, families: int) -> SQLStore:
     store = SQLStore(f"sqlite:///{tmp_path / 'db.sqlite'}")
     store.migrate()
     user = store.create_user("u", "x", "read", 1.0)
     assert user is not None
-    families = 24
     for i in range(families):
         store.create_session(
             user=user,
@@ -37,6 +36,12 @@ def test_concurrent_rotations_share_commits_and_keep_their_outcomes(tmp_path: Pa
             refresh_exp=1e9,
             access_exp=1e9,
         )
+    return store
+
+
+def test_concurrent_rotations_share_commits_and_keep_their_outcomes(tmp_path: Path) -> None:
+    families = 24
+    store = _store_with_families(tmp_path, families)
     commits: list[int] = []
     event.listen(store.engine, "commit", lambda _conn: commits.append(1))
     outcomes: dict[str, str] = {}
@@ -68,24 +73,6 @@ def test_concurrent_rotations_share_commits_and_keep_their_outcomes(tmp_path: Pa
         assert store.get_session(store.get_refresh_token(f"f{f}-0")[1]).revoked_at is not None
     assert shared < families * 2  # several rotations shared a commit (one fsync each)
     store.close()
-
-
-def _store_with_families(tmp_path: Path, families: int) -> SQLStore:
-    store = SQLStore(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    store.migrate()
-    user = store.create_user("u", "x", "read", 1.0)
-    assert user is not None
-    for i in range(families):
-        store.create_session(
-            user=user,
-            client_id="web",
-            scope="read",
-            token_hash=f"f{i}-0",
-            now=1.0,
-            refresh_exp=1e9,
-            access_exp=1e9,
-        )
-    return store
 
 
 def test_async_rotations_group_on_the_writer_and_keep_their_outcomes(tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ All times are seconds since the epoch (float).
 
 from __future__ import annotations
 
+import functools
 import hmac
-from collections.abc import Callable
 from typing import Any, Literal
 
 from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
@@ -295,7 +295,8 @@ class SessionStore:
         Returns:
             :class:`~jwtkit.store.records.RotateResult`.
         """
-        work = self._rotation(
+        work = functools.partial(
+            self._rotate,
             token_hash=token_hash,
             client_id=client_id,
             new_hash=new_hash,
@@ -315,12 +316,13 @@ class SessionStore:
         store's writer (:meth:`~jwtkit.store._db.Database.write_grouped_async`); this resumes
         once it has committed. Takes :meth:`rotate`'s keyword arguments; same result."""
         try:
-            return await self._db.write_grouped_async(self._rotation(**arguments))
+            return await self._db.write_grouped_async(functools.partial(self._rotate, **arguments))
         except _Rollback as stop:
             return stop.result
 
-    def _rotation(
+    def _rotate(
         self,
+        conn: Connection,
         *,
         token_hash: str,
         client_id: str,
@@ -330,35 +332,7 @@ class SessionStore:
         access_exp: float,
         grace_seconds: float = 0.0,
         dpop_jkt: str | None = None,
-    ) -> Callable[[Connection], RotateResult]:
-        """The rotation's work for one write transaction (``work(conn)``)."""
-
-        def work(conn: Connection) -> RotateResult:
-            return self._rotate(
-                conn,
-                token_hash,
-                client_id,
-                new_hash,
-                now,
-                (refresh_exp, access_exp),
-                grace_seconds,
-                dpop_jkt,
-            )
-
-        return work
-
-    def _rotate(
-        self,
-        conn: Connection,
-        token_hash: str,
-        client_id: str,
-        new_hash: str,
-        now: float,
-        expiries: tuple[float, float],
-        grace_seconds: float,
-        dpop_jkt: str | None = None,
     ) -> RotateResult:
-        refresh_exp, access_exp = expiries
         sql = self._sql
         found = sql.run_find.run(conn, {"token_hash": token_hash}).fetchone()
         if found is None:

@@ -19,20 +19,12 @@ from jwtkit.server.deps import (
 )
 from jwtkit.server.direct import direct
 from jwtkit.server.grants import ASYNC_GRANTS, GRANTS, NON_BLOCKING, TokenRequest
-from jwtkit.server.oauth import ClientCredentials, InvalidRequest, UnsupportedGrantType
+from jwtkit.server.oauth import InvalidRequest, UnsupportedGrantType
 from jwtkit.server.responses import JSON as JSONResponse
-from jwtkit.server.service import TokenService
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["oauth"])
-
-
-def _authenticate_and_run(
-    svc: TokenService, creds: ClientCredentials, grant: str, request: TokenRequest
-) -> dict[str, Any]:
-    client = svc.authenticate_client(creds)
-    return svc.token(grant, client, request)
 
 
 @router.post("/token", openapi_extra=FORM_BODY)
