@@ -18,6 +18,7 @@ import uvicorn
 from sqlalchemy import delete
 
 from jwtkit.server import Settings
+from jwtkit.server.protocol import protocol_class
 from jwtkit.store.schema import metadata
 from jwtkit.store.sql import SQLStore
 
@@ -78,12 +79,18 @@ class ServerThread:
 
     app: Any
     sock: socket.socket
+    http: Any = None  # uvicorn's ``http=``; None: jwtkit serve's protocol_class()
     server: uvicorn.Server = field(init=False)
     thread: threading.Thread = field(init=False)
 
     def start(self) -> None:
         config = uvicorn.Config(
-            self.app, log_config=None, lifespan="on", ws="none", access_log=False
+            self.app,
+            log_config=None,
+            lifespan="on",
+            ws="none",
+            access_log=False,
+            http=self.http or protocol_class(),  # as `jwtkit serve` runs it
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(

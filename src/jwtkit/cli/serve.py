@@ -30,8 +30,8 @@ class _NoQueryString(logging.Filter):
 
 
 def _fastest(module: str, fallback: str) -> str:
-    """``module`` when it imports (uvicorn[standard]'s httptools, uvloop), else ``fallback``
-    (platforms where the C extensions cannot install, e.g. uvloop on Windows)."""
+    """``module`` when it imports (uvicorn[standard]'s uvloop), else ``fallback`` (platforms
+    where the C extension cannot install, e.g. Windows)."""
     try:
         importlib.import_module(module)
     except ImportError:
@@ -114,6 +114,7 @@ def serve(
             settings.effective_issuer,
         )
     from jwtkit.server.admin import unsafe_settings
+    from jwtkit.server.protocol import protocol_class
 
     for message in unsafe_settings(settings):
         logging.getLogger("jwtkit.server").warning("%s", message)
@@ -130,7 +131,7 @@ def serve(
         target,
         factory=settings.workers > 1,
         workers=settings.workers if settings.workers > 1 else None,
-        http=_fastest("httptools", "h11"),
+        http=protocol_class(),  # httptools (else h11), one socket write per response
         loop=_fastest("uvloop", "asyncio"),
         host=settings.host,
         port=settings.port,
