@@ -21,6 +21,7 @@ from typing import Any
 from jwtkit import _json
 from jwtkit._b64 import b64d, b64e
 from jwtkit.errors import (
+    ClaimError,
     ExpiredError,
     ImmatureError,
     InvalidAudienceError,
@@ -72,6 +73,12 @@ _HEADER_CACHE_SIZE = 256
 _DATE_CLAIMS = ("exp", "nbf", "iat")
 _STR_TYPE = frozenset((str,))
 _ABSENT: Any = object()
+
+# Verifier.time_window: how far inside exp + leeway a window ends (seconds), and the largest
+# magnitude of time it deals in (beyond 2**52 an int time and its float may differ).
+_WINDOW_MARGIN = 0.001
+_WINDOW_LIMIT = float(2**52)
+
 # Prepared (encoded header + ".", algorithm, key object) per signing key and header options.
 _SIGN_CACHE: weakref.WeakKeyDictionary[Key, dict[tuple[Any, ...], tuple[bytes, Algorithm, Any]]] = (
     weakref.WeakKeyDictionary()
@@ -559,6 +566,53 @@ class Verifier:
         if self._skip:  # PyJWT's verify_<claim>=False: the claim is not looked at
             claims = {name: value for name, value in claims.items() if name not in self._skip}
         self._check_times(claims, now)
+
+    def time_window(
+        self, claims: Mapping[str, Any], now: float, until: float = math.inf
+    ) -> tuple[float, float]:
+        """Return an interval of times in which :meth:`check_times` certainly accepts
+        ``claims``, so that a verified-token cache can test ``lo <= t < hi`` instead of
+        re-running the checks (RFC 7519 §4.1.4-4.1.6: ``exp``, ``nbf``, ``iat`` with this
+        policy's leeway, the ``verify_<claim>`` skips honoured).
+
+        The interval is conservative: ``lo`` is ``now``; ``hi`` is at most ``until`` and 2**52
+        (beyond which an int time and its float may differ), and ends a millisecond before
+        ``exp`` plus the leeway. Each time check is monotonic in the time (``exp`` fails from
+        some time on, ``nbf`` and ``iat`` until some time), so the interval is vouched for by
+        running the exact checks at its two ends; when they do not both pass (a float-rounding
+        edge) the interval is empty (``hi == lo``), and callers fall back to
+        :meth:`check_times`, which judges the times outside the interval too.
+
+        Args:
+            claims: the claims set (mapping) this verifier has accepted in full.
+            now: a time (seconds since the epoch, finite number) at which they are accepted.
+            until: the latest ``hi`` wanted (seconds since the epoch; e.g. a cache's deadline).
+
+        Returns:
+            ``(lo, hi)`` (floats): :meth:`check_times` passes for every ``t`` with
+            ``lo <= t < hi``.
+
+        Raises:
+            as :meth:`check_times` when the claims are refused at ``now``.
+        """
+        lo = _check_now(now)
+        c = claims
+        if self._skip:  # PyJWT's verify_<claim>=False: the claim is not looked at
+            c = {name: value for name, value in c.items() if name not in self._skip}
+        self._check_times(c, lo)
+        hi = min(float(until), _WINDOW_LIMIT)
+        exp = c.get("exp", _ABSENT)
+        # exp is a NumericDate (_check_times checked its type); an int one beyond any float
+        # time gives no bound.
+        if exp is not _ABSENT and not (type(exp) is int and abs(exp) > _WINDOW_LIMIT):
+            hi = min(hi, float(exp) + self._leeway - _WINDOW_MARGIN)
+        if not -_WINDOW_LIMIT <= lo < hi:
+            return lo, lo
+        try:  # the exact checks at both ends vouch for every time between them
+            self._check_times(c, math.nextafter(hi, -math.inf))
+        except ClaimError:
+            return lo, lo
+        return lo, hi
 
     def _check_times(self, c: Mapping[str, Any], now: float) -> None:
         leeway = self._leeway

@@ -161,3 +161,38 @@ def test_denylist_sources_and_fail_closed_deadlines() -> None:
     deny.set_deadline("redis:b", None)  # no fail-closed source left
     assert deny.available
     deny.check(claims)
+
+
+@pytest.mark.parametrize("jti", [None, "t1", "t2"])
+@pytest.mark.parametrize("sid", [None, "s1", "s2"])
+@pytest.mark.parametrize("sub", [None, "alice", "bob"])
+@pytest.mark.parametrize("iat", [None, 99, 100, 100.5, "x"])
+def test_admits_agrees_with_check(
+    jti: str | None, sid: str | None, sub: str | None, iat: object
+) -> None:
+    denylist = Denylist()
+    denylist.add_jti("t1", 1e12)
+    denylist.add_sid("s1", 1e12)
+    denylist.add_sub("alice", 100, 1e12)
+    claims = {
+        name: value
+        for name, value in (("jti", jti), ("sid", sid), ("sub", sub), ("iat", iat))
+        if value is not None
+    }
+    try:
+        denylist.check(claims)
+    except RevokedError:
+        passes = False
+    else:
+        passes = True
+    assert denylist.admits(jti, sid, sub, iat) is passes
+
+
+def test_admits_refuses_when_the_denylist_cannot_vouch() -> None:
+    import time
+
+    denylist = Denylist()
+    denylist.set_deadline("listener", time.monotonic() - 1)
+    assert denylist.admits(None, None, None, None) is False
+    denylist.set_deadline("listener", None)
+    assert denylist.admits(None, None, None, None) is True

@@ -23,13 +23,13 @@ from jwtkit.errors import (
     RevokedError,
 )
 from jwtkit.middleware.dpop import bound_jkt
+from jwtkit.revocation import Denylist
 
 if TYPE_CHECKING:
     from jwtkit.jwk import Key
     from jwtkit.jwt import Verifier
     from jwtkit.middleware.csrf import CSRFPolicy
     from jwtkit.middleware.dpop import DPoPPolicy
-    from jwtkit.revocation import Denylist
 
 __all__ = [
     "AuthError",
@@ -263,26 +263,76 @@ class _Verified:
     Attributes:
         claims: a private copy of the verified claims (dict; never handed out, never changed).
         until: the cache's own deadline (seconds since the epoch: remembered at + ``cache_ttl``).
+        lo, hi: a window of times (seconds since the epoch, floats) in which the verifier's time
+            checks certainly pass and ``until`` is not reached
+            (:meth:`jwtkit.Verifier.time_window`): a hit inside it skips those checks; outside
+            it they are run exactly.
         marker: the fresh JWK Set the token was verified under (the entry dies with it).
         jkt: the token's ``cnf.jkt`` (:func:`~jwtkit.middleware.dpop.bound_jkt`) or None.
         subject, scopes, client_id: the :class:`Principal`'s fields, computed once.
+        fields: the :class:`Principal`'s ``__dict__`` but for its claims (dict; ``token`` is
+            the cache key, equal to every request's token).
+        ids: the claims the denylist judges: ``jti``, ``sid``, ``sub``, ``iat`` (None: absent),
+            for :meth:`~jwtkit.revocation.Denylist.admits`.
+        header: the usual ``Authorization`` header value of the token, ``Bearer <token>``
+            (bytes, as ASGI servers give it): the entry's second key.
     """
 
-    __slots__ = ("claims", "client_id", "jkt", "marker", "scopes", "subject", "until")
+    __slots__ = (
+        "claims",
+        "client_id",
+        "fields",
+        "header",
+        "hi",
+        "ids",
+        "jkt",
+        "lo",
+        "marker",
+        "scopes",
+        "subject",
+        "until",
+    )
 
     def __init__(
-        self, claims: dict[str, Any], until: float, marker: object, principal: Principal
+        self,
+        claims: dict[str, Any],
+        until: float,
+        window: tuple[float, float],
+        marker: object,
+        principal: Principal,
     ) -> None:
         self.claims = claims
         self.until = until
+        self.lo, self.hi = window
         self.marker = marker
         self.jkt = bound_jkt(claims)
         self.subject = principal.subject
         self.scopes = principal.scopes
         self.client_id = principal.client_id
+        self.ids = tuple(claims.get(name) for name in ("jti", "sid", "sub", "iat"))
+        self.fields: dict[str, Any] = {
+            "claims": None,
+            "subject": principal.subject,
+            "scopes": principal.scopes,
+            "client_id": principal.client_id,
+            "token": principal.token,
+        }
+        self.header = b"Bearer " + principal.token.encode("ascii")  # a b64token: ASCII
+
+    def principal(self) -> Principal:
+        """A new :class:`Principal` of this entry, with its own copy of the claims; equal to
+        ``Principal(claims=dict(self.claims), ...)`` in every respect, made without the frozen
+        dataclass's ``object.__setattr__`` per field."""
+        principal = _new_principal(Principal)
+        fields = principal.__dict__
+        fields.update(self.fields)
+        fields["claims"] = self.claims.copy()
+        return principal
 
 
+_new_principal = object.__new__
 _STATIC_KEYS = object()  # the cache marker of a key source without a JWK Set to refresh
+_TIMES = (float, int)  # the types of time a cache entry's window is compared with (not bool)
 
 
 class AuthError(Exception):
@@ -517,6 +567,7 @@ class BearerGuard:
         self.cache_size = int(cache_size)
         self.cache_ttl = float(cache_ttl)
         self._cache: dict[str, _Verified] = {}
+        self._headers: dict[bytes, _Verified] = {}  # the same entries by _Verified.header
         self._cache_lock = threading.Lock()
         self.clock = clock
         self._source_checked = False
@@ -547,16 +598,21 @@ class BearerGuard:
     def _cached(self, token: str, now: float) -> _Verified | None:
         """The cache entry of ``token`` if a full verification would still accept it at
         ``now`` (signature, ``iss``, ``aud``, ``typ`` and the other static checks were done once;
-        the cache's ttl, the JWK Set it was verified under still being the fresh one, and
-        ``exp``/``nbf``/``iat`` with the verifier's leeway are checked here, every time); else
-        None, the entry dropped, so that the full verification answers (with its precise
-        error)."""
+        the JWK Set it was verified under still being the fresh one, the cache's ttl and
+        ``exp``/``nbf``/``iat`` with the verifier's leeway are checked here, every time: inside
+        the entry's window by two comparisons, outside it exactly); else None, the entry
+        dropped, so that the full verification answers (with its precise error)."""
         if not self.cache_size:
             return None
         entry = self._cache.get(token)
         if entry is None:
             return None
-        if now >= entry.until or entry.marker is not self._keyset_marker():
+        if entry.marker is not self._keyset_marker():
+            self._forget(token)
+            return None
+        if type(now) in _TIMES and entry.lo <= now < entry.hi:
+            return entry
+        if now >= entry.until:
             self._forget(token)
             return None
         try:
@@ -566,9 +622,73 @@ class BearerGuard:
             return None
         return entry
 
+    def cached_principal(self, authorization: str | bytes | None) -> Principal | None:
+        """The cache-hit path of :meth:`authenticate` in one step, for adapters to try first:
+        the :class:`Principal` that :meth:`authenticate` (or :meth:`authenticate_request` with
+        this header) would return now, when the header is ``Bearer <token>`` (RFC 6750 §2.1, the
+        scheme in any case) with a cached token and every per-request check passes: the time
+        window (``exp``/``nbf``/``iat`` with leeway, the cache's ttl), the JWK Set it was
+        verified under still being the fresh one, no DPoP binding (RFC 9449 §7.2), the denylist.
+
+        Args:
+            authorization: the ``Authorization`` header value (str, or bytes as ASGI gives it,
+                read as latin-1; None: no header).
+
+        Returns:
+            The principal (its own copy of the claims), or None whenever anything else is to be
+            said, or checked more closely (no such header, another form of it, a token not
+            cached, a time outside the window, a DPoP policy or cookie credentials, a refusal):
+            then call :meth:`authenticate`/:meth:`authenticate_request`, which answers, with
+            the precise error when it refuses. Never raises.
+        """
+        if (
+            authorization is None
+            or self.dpop is not None
+            or self.credentials == "cookie"
+            or not self.cache_size
+        ):
+            return None
+        if isinstance(authorization, bytes):
+            entry = self._headers.get(authorization)
+            text = authorization.decode("latin-1") if entry is None else ""
+        else:
+            entry, text = None, authorization
+        if entry is None:  # not the usual "Bearer <token>" of a cached token: look closer
+            if not text.startswith("Bearer ") and text[:7].lower() != "bearer ":
+                return None
+            # A cached token is a non-empty b64token: with the header starting with a letter
+            # and ending in a token character, parse_bearer() would give exactly this slice.
+            entry = self._cache.get(text[7:])
+            if entry is None:
+                return None
+        now = self.clock()
+        if type(now) not in _TIMES or not entry.lo <= now < entry.hi or entry.jkt is not None:
+            return None
+        fresh = self._fresh_keyset  # the JWK Set it was verified under, still the fresh one
+        if entry.marker is not (fresh() if fresh is not None else _STATIC_KEYS):
+            return None
+        denylist = self.denylist
+        if denylist is not None:
+            if type(denylist) is Denylist:
+                jti, sid, sub, iat = entry.ids
+                if not denylist.admits(jti, sid, sub, iat):
+                    return None
+            else:  # a subclass may judge otherwise: its own check()
+                try:
+                    denylist.check(entry.claims)
+                except (RevokedError, RevocationUnavailableError):
+                    return None
+        principal = _new_principal(Principal)  # entry.principal(), inline
+        fields = principal.__dict__
+        fields.update(entry.fields)
+        fields["claims"] = entry.claims.copy()
+        return principal
+
     def _forget(self, token: str) -> None:
         with self._cache_lock:  # every mutation holds the lock; lookups need none
-            self._cache.pop(token, None)
+            entry = self._cache.pop(token, None)
+            if entry is not None:
+                self._headers.pop(entry.header, None)
 
     def _remember(
         self, token: str, principal: Principal, key: Key, before: object, now: float
@@ -580,11 +700,16 @@ class BearerGuard:
             return principal
         marker = self._marker(key, before)
         if marker is not None:
-            entry = _Verified(dict(principal.claims), now + self.cache_ttl, marker, principal)
+            claims = dict(principal.claims)
+            until = now + self.cache_ttl
+            window = self.verifier.time_window(claims, now, until)
+            entry = _Verified(claims, until, window, marker, principal)
             with self._cache_lock:
                 if len(self._cache) >= self.cache_size:
-                    self._cache.pop(next(iter(self._cache)), None)  # oldest first
+                    oldest = self._cache.pop(next(iter(self._cache)))  # oldest first
+                    self._headers.pop(oldest.header, None)
                 self._cache[token] = entry
+                self._headers[entry.header] = entry
         return principal
 
     def extract(self, authorization: str | None) -> str:
@@ -776,7 +901,7 @@ class BearerGuard:
         if not dpop and entry.jkt is not None:
             raise self._downgrade()
         self._check_revocation(entry.claims, dpop)
-        return _principal(dict(entry.claims), entry.subject, entry.scopes, entry.client_id, token)
+        return entry.principal()
 
     def _warn_without_source(self) -> None:
         """Log once when nothing tells this guard about revocations (no denylist, or a

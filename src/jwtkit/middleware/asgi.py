@@ -163,9 +163,29 @@ class BearerAuthMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind not in ("http", "websocket") or self.public_paths(str(scope.get("path", ""))):
+        if kind not in ("http", "websocket") or (
+            self.public_paths.entries and self.public_paths(str(scope.get("path", "")))
+        ):
             await self.app(scope, receive, send)
             return
+        # A cached token's hit, in one step; anything else (and every refusal) is answered by
+        # the full path below. Two Authorization headers are refused there (RFC 6750 §2).
+        authorization: bytes | None = None
+        two = False
+        for name, value in scope.get("headers", ()):
+            if name == b"authorization":
+                two = authorization is not None
+                authorization = value
+        if not two:
+            principal = self.guard.cached_principal(authorization)
+            if principal is not None and (not self.scopes or self.scopes <= principal.scopes):
+                scope[SCOPE_KEY] = principal  # _attach, inline
+                state = scope.get("state")
+                if state is None:
+                    state = scope["state"] = {}
+                state[SCOPE_KEY] = principal
+                await self.app(scope, receive, send)
+                return
         try:
             principal = await _authenticate(self.guard, scope)
             if self.scopes:
@@ -270,6 +290,10 @@ class BearerAuth(_SecurityBase):  # type: ignore[misc]
         """Return the verified principal of ``request``; raises HTTPException on failure."""
         principal = get_principal(request)
         if principal is not None:
+            return principal
+        principal = self.guard.cached_principal(_authorization(request.scope))
+        if principal is not None:
+            _attach(request.scope, principal)
             return principal
         try:
             principal = await _authenticate(self.guard, request.scope)
