@@ -5,8 +5,9 @@ Starts node-oidc-provider 9 (``tests/verifiers/node/provider.mjs``, installed fr
 tests' lock file with ``npm ci``) and ``jwtkit serve`` on free 127.0.0.1 ports, then for each of
 ``--rounds`` rounds drives every row against jwtkit (A) and the peer (B), A B A B, with the same
 Node load generator (``tests/verifiers/node/loadgen.mjs``: keep-alive, ``--concurrency`` in
-flight, at most ``--requests`` requests and ``--seconds`` seconds per measurement). Prints each
-round and then the medians: req/s, p50, p99 and the ratio jwtkit / peer.
+flight, at most ``--requests`` requests and ``--seconds`` seconds per measurement, each
+connection opened by one untimed request before the clock starts). Prints each round and then
+the medians: req/s, p50, p99 and the ratio jwtkit / peer.
 
 Rows: ``client_credentials`` (ES256 JWT access tokens on both sides); ``refresh_token`` on
 SQLite and on PostgreSQL (jwtkit persists every rotation; the peer's in-memory adapter persists
@@ -16,7 +17,7 @@ nothing, so its row is its client_credentials figure); the JWK Set fetch; ``pass
 
 Not a test: it prints numbers. Usage::
 
-    .venv/bin/python bench/service.py [--rounds 3] [--requests 1500] [--seconds 15]
+    .venv/bin/python bench/service.py [--rounds 3] [--requests 3000] [--seconds 15]
         [--concurrency 16] [--no-postgres] [--no-workers]
 """
 
@@ -264,7 +265,7 @@ def median(results: list[dict[str, Any]]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--requests", type=int, default=1500, help="max requests per measurement")
+    parser.add_argument("--requests", type=int, default=3000, help="max requests per measurement")
     parser.add_argument("--seconds", type=float, default=15.0, help="max seconds per measurement")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--logins", type=int, default=200, help="max password logins per round")
