@@ -59,28 +59,36 @@ def serving(http: Any) -> Iterator[int]:
         thread.stop()
 
 
-def _read_response(conn: socket.socket) -> bytes:
-    """One whole response with a Content-Length (headers + body), as bytes."""
-    data = b""
-    deadline = time.monotonic() + 10
-    while b"\r\n\r\n" not in data:
+class _Reader:
+    """Whole responses with a Content-Length from a socket, one at a time (a buffer keeps
+    what arrived of the next ones: pipelined answers come in one recv)."""
+
+    def __init__(self, conn: socket.socket) -> None:
+        self.conn = conn
+        self.buffer = b""
+
+    def _more(self, deadline: float) -> None:
         assert time.monotonic() < deadline
-        chunk = conn.recv(65536)
+        chunk = self.conn.recv(65536)
         assert chunk, "connection closed early"
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = next(
-        int(line.split(b":", 1)[1])
-        for line in head.split(b"\r\n")
-        if line.lower().startswith(b"content-length:")
-    )
-    while len(body) < length:
-        assert time.monotonic() < deadline
-        chunk = conn.recv(65536)
-        assert chunk
-        body += chunk
-    assert len(body) == length
-    return head + b"\r\n\r\n" + body
+        self.buffer += chunk
+
+    def response(self) -> bytes:
+        """The next response (headers + body), as bytes."""
+        deadline = time.monotonic() + 10
+        while b"\r\n\r\n" not in self.buffer:
+            self._more(deadline)
+        head, _, rest = self.buffer.partition(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        while len(rest) < length:
+            self._more(deadline)
+            head, _, rest = self.buffer.partition(b"\r\n\r\n")
+        self.buffer = rest[length:]
+        return head + b"\r\n\r\n" + rest[:length]
 
 
 def _data_segments_in(conn: socket.socket) -> int:
@@ -92,10 +100,12 @@ def _segments_per_response(port: int, n: int = 20) -> list[int]:
     """TCP data segments the client received for each of ``n`` keep-alive requests."""
     counts = []
     with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        reader = _Reader(conn)
         for i in range(n):
             before = _data_segments_in(conn)
             conn.sendall(f"GET /json?n={i} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
-            response = _read_response(conn)
+            response = reader.response()
+            assert reader.buffer == b""
             assert response.endswith(b'{"n":%d}' % i)
             time.sleep(0.01)  # nothing else in flight
             counts.append(_data_segments_in(conn) - before)
@@ -155,5 +165,7 @@ def test_pipelined_requests_answered_in_order() -> None:
     with serving(protocol_class()) as port, socket.create_connection(("127.0.0.1", port)) as conn:
         conn.settimeout(10)
         conn.sendall(b"".join(b"GET /json?n=%d HTTP/1.1\r\nHost: t\r\n\r\n" % i for i in range(50)))
+        reader = _Reader(conn)
         for i in range(50):
-            assert _read_response(conn).endswith(b'{"n":%d}' % i)
+            assert reader.response().endswith(b'{"n":%d}' % i)
+        assert reader.buffer == b""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
 
 from jwtkit.web import RelyingParty
 from verifiers.conftest import WerkzeugThread
@@ -178,7 +178,9 @@ def _walk(env: WebEnv, context: BrowserContext, report: Callable[[str], None]) -
     assert json.loads(r["text"])["error"] == "csrf_token_missing"
     page.fill("#note", "typed")
     page.click("#notes button")
-    page.wait_for_function("document.getElementById('status').textContent === '201'")
+    # expect() polls from Playwright's own script: a string for wait_for_function is eval'd in
+    # the page, which the app's CSP (no 'unsafe-eval') refuses since Playwright 1.65.
+    expect(page.locator("#status")).to_have_text("201")
     report("POST /api/notes from A's page: 201 with X-CSRF-Token, 403 csrf_token_missing without")
 
     # 5. Forged auto-submitting forms: same site (another port), then cross-site (localhost).
