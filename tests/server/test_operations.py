@@ -137,3 +137,16 @@ def test_docs_in_a_browser_authorize_and_nothing_from_elsewhere(svc: Svc) -> Non
     assert requested
     foreign = [url for url in requested if not url.startswith(svc.url)]
     assert foreign == [], foreign
+
+
+def test_fastapi_opentelemetry_is_off_unless_asked(backend: str, tmp_path: Any) -> None:
+    """FastAPI's native OpenTelemetry looks for providers on every request (~3 us, issue 12):
+    the service turns its three signals off unless ``opentelemetry`` is set."""
+    from jwtkit.server import Settings, create_app
+
+    signals = ("tracing", "metrics", "logs")
+    off = create_app(Settings(data_dir=tmp_path / "off"))
+    assert [off._telemetry[s] for s in signals] == [False, False, False]
+    assert off._native_telemetry.enabled() is False
+    on = create_app(Settings(data_dir=tmp_path / "on", opentelemetry=True))
+    assert [on._telemetry[s] for s in signals] == [True, True, True]

@@ -24,8 +24,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 
-from jwtkit.server.asgi import BodyLimit, Latency, SecurityHeaders
+from jwtkit.server.asgi import ServiceMiddleware
 from jwtkit.server.cors import ClientCORS
 from jwtkit.server.direct import DirectRoutes
 from jwtkit.server.errors import install_error_handlers
@@ -47,6 +48,10 @@ from jwtkit.store.sql import SQLStore
 __all__ = ["Services", "build_services", "create_app"]
 
 ROUTERS = (token, revocation, authorize, oidc, sessions, metadata, operations, revocations_feed)
+
+
+# FastAPI's native OpenTelemetry, all three signals off (FastAPI(telemetry=...), 0.165+).
+_NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
 def create_app(
@@ -80,17 +85,19 @@ def create_app(
         lifespan=services.lifespan,
         docs_url=None,  # FastAPI's pages load Swagger UI / ReDoc from a CDN: ours are local
         redoc_url=None,
+        # Off unless asked for: FastAPI looks for OpenTelemetry providers on every request.
+        telemetry=None if services.settings.opentelemetry else _NO_TELEMETRY,
     )
     app.state.services = services
     # Innermost: the hottest endpoints are called directly (issue 12), inside CORS, the body
     # cap, the metrics and the security headers.
     direct = [route for module in ROUTERS for route in module.router.routes]
     app.add_middleware(DirectRoutes, routes=direct, handlers_of=app)
-    if services.settings.cors_origins:  # BodyLimit caps what it reads
+    if services.settings.cors_origins:  # the body cap applies to what it reads
         app.add_middleware(ClientCORS, origins=services.settings.cors_origins)
-    app.add_middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)
-    app.add_middleware(Latency, metrics=services.metrics)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(
+        ServiceMiddleware, metrics=services.metrics, max_bytes=services.settings.max_body_bytes
+    )
     install_error_handlers(app)
     for module in ROUTERS:
         app.include_router(module.router)

@@ -1,5 +1,5 @@
-"""The service's ASGI middleware: a request-body cap, a latency histogram and security
-headers."""
+"""The service's ASGI middleware: security headers, a latency histogram and a request-body
+cap, in one layer."""
 
 from __future__ import annotations
 
@@ -11,75 +11,77 @@ from jwtkit.server.errors import error_response
 from jwtkit.server.metrics import Metrics
 from jwtkit.server.oauth import InvalidRequest
 
-__all__ = ["BodyLimit", "Latency", "SecurityHeaders"]
+__all__ = ["ServiceMiddleware"]
+
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
 
 
-class BodyLimit:
-    """ASGI middleware: refuse bodies over ``max_bytes`` (int) with 413 ``invalid_request``
-    (JSON) before they are parsed; a malformed ``Content-Length`` gets 400."""
+class ServiceMiddleware:
+    """The service's outer ASGI middleware, one layer for three duties on every HTTP request
+    (one layer rather than three: each layer's coroutine and ``send`` wrapper cost the token
+    endpoint measurably, issue 12):
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    * **security headers**: ``X-Content-Type-Options: nosniff`` on every response, errors and
+      404s included (issue 13 item 15), so no browser sniffs a JSON or text body into HTML;
+    * **latency**: the request's latency (seconds) observed in ``metrics.latency`` by method,
+      route template and status (closed label sets, :meth:`Metrics.observe_request`);
+    * **body cap**: bodies over ``max_bytes`` (int) refused with 413 ``invalid_request`` (JSON)
+      before they are parsed, whether announced by ``Content-Length`` or streamed; a malformed
+      ``Content-Length`` gets 400.
+
+    Args:
+        app: the wrapped ASGI app.
+        metrics: the service's :class:`~jwtkit.server.metrics.Metrics`.
+        max_bytes: the largest request body accepted (int, bytes).
+
+    Other scopes (lifespan, websocket) pass through untouched.
+    """
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_bytes: int) -> None:
         self.app = app
+        self.metrics = metrics
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Run the wrapped app with the cap applied to ``receive``."""
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                try:
-                    length = int(value)
-                except ValueError:
-                    length = -1
-                if length < 0 or length > self.max_bytes:
-                    if length > self.max_bytes:
-                        error = self._too_large()
-                    else:
-                        error = InvalidRequest("invalid Content-Length")
-                    await error_response(error)(scope, receive, send)
-                    return
-        received = 0
-
-        async def limited() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise self._too_large()
-            return message
-
-        await self.app(scope, limited, send)
-
-    def _too_large(self) -> InvalidRequest:
-        return InvalidRequest(f"request body larger than {self.max_bytes} bytes", status=413)
-
-
-class Latency:
-    """ASGI middleware: observe request latency by method, route template and status."""
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Run the wrapped app and record its latency (seconds) in ``metrics.latency``."""
+        """Run the wrapped app with the cap applied to ``receive``, the header added to its
+        ``http.response.start`` and its latency recorded."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
         status = 500
 
-        async def capture(message: Message) -> None:
+        async def send_with_headers(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+                headers = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if k.lower() != b"x-content-type-options"
+                ]
+                headers.append(_NOSNIFF)
+                message = {**message, "headers": headers}
             await send(message)
 
         try:
-            await self.app(scope, receive, capture)
+            error = self._announced_too_large(scope)
+            if error is not None:
+                await error_response(error)(scope, receive, send_with_headers)
+                return
+            received = 0
+            max_bytes = self.max_bytes
+
+            async def limited() -> Message:
+                nonlocal received
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > max_bytes:
+                        raise self._too_large()
+                return message
+
+            await self.app(scope, limited, send_with_headers)
         finally:
             # closed label sets only (issue 13 item 4): see Metrics.observe_request
             route = getattr(scope.get("route"), "path", None)
@@ -87,29 +89,19 @@ class Latency:
                 scope.get("method"), route, status, time.perf_counter() - start
             )
 
+    def _announced_too_large(self, scope: Scope) -> InvalidRequest | None:
+        """The error for a ``Content-Length`` over the cap (413) or malformed (400), else None."""
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    length = int(value)
+                except ValueError:
+                    length = -1
+                if length > self.max_bytes:
+                    return self._too_large()
+                if length < 0:
+                    return InvalidRequest("invalid Content-Length")
+        return None
 
-class SecurityHeaders:
-    """ASGI middleware: ``X-Content-Type-Options: nosniff`` on every response, errors and
-    404s included (issue 13 item 15), so no browser sniffs a JSON or text body into HTML."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Run the wrapped app, adding the header to its ``http.response.start``."""
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [
-                    (k, v)
-                    for k, v in message.get("headers", [])
-                    if k.lower() != b"x-content-type-options"
-                ]
-                headers.append((b"x-content-type-options", b"nosniff"))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
+    def _too_large(self) -> InvalidRequest:
+        return InvalidRequest(f"request body larger than {self.max_bytes} bytes", status=413)

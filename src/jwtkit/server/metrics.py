@@ -74,6 +74,8 @@ class Metrics:
             "Failed client authentications (unknown client, wrong or missing secret).",
             registry=self.registry,
         )
+        self._issued_children: dict[str, Any] = {}
+        self._refresh_children: dict[str, Any] = {}
         self._latency_children: dict[tuple[str, str, str], Any] = {}
         self.latency = Histogram(
             "jwtkit_request_duration_seconds",
@@ -81,6 +83,23 @@ class Metrics:
             ["method", "route", "status"],
             registry=self.registry,
         )
+
+    def issued(self, grant_type: str) -> None:
+        """Count one access token issued by ``grant_type`` (``jwtkit_tokens_issued_total``).
+        The label's child is looked up once per grant type (a closed set: the grant types),
+        not on every token: prometheus-client's ``labels()`` costs a few microseconds."""
+        child = self._issued_children.get(grant_type)
+        if child is None:
+            child = self._issued_children[grant_type] = self.tokens_issued.labels(grant_type)
+        child.inc()
+
+    def refreshed(self, outcome: str) -> None:
+        """Count one refresh-token grant by ``outcome`` (``jwtkit_refresh_total``; the closed
+        set of :data:`jwtkit.store.sessions.RotateResult` outcomes), as :meth:`issued`."""
+        child = self._refresh_children.get(outcome)
+        if child is None:
+            child = self._refresh_children[outcome] = self.refreshes.labels(outcome)
+        child.inc()
 
     def observe_request(self, method: object, route: object, status: int, seconds: float) -> None:
         """Record one request's latency with closed-set labels.

@@ -695,7 +695,7 @@ class Provider:
         access, _, jti = self.tokens.mint_access_token(
             sub=user.id, client=client, scope=issued.scope, sid=grant.sid, now=now, jkt=jkt
         )
-        self.tokens.metrics.tokens_issued.labels("authorization_code").inc()
+        self.tokens.metrics.issued("authorization_code")
         audit("code_redeemed", client_id=client.client_id, sub=user.id, sid=grant.sid, jti=jti)
         body = self.tokens.token_response(
             access,

@@ -245,7 +245,9 @@ class Prepared:
         else:
             args = {**self._defaults, **params}
         cursor = driver.cursor()
-        conn.dispatch.before_cursor_execute(conn, cursor, self._sql, args, None, False)
+        listeners = conn.dispatch.before_cursor_execute
+        if listeners:  # none in the service; the statement-count tests add one
+            listeners(conn, cursor, self._sql, args, None, False)
         try:
             cursor.execute(self._sql, args)
         except conn.dialect.loaded_dbapi.Error as exc:

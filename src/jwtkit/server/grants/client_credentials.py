@@ -39,5 +39,5 @@ def client_credentials_grant(
     access, _, _ = svc.mint_access_token(
         sub=client.client_id, client=client, scope=granted, sid=None, now=svc.clock(), jkt=jkt
     )
-    svc.metrics.tokens_issued.labels("client_credentials").inc()
+    svc.metrics.issued("client_credentials")
     return svc.token_response(access, granted, dpop=jkt is not None)

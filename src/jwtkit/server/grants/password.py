@@ -103,7 +103,7 @@ def password_grant(
     access, _, jti = svc.mint_access_token(
         sub=user.id, client=client, scope=granted, sid=session.sid, now=now, jkt=jkt
     )
-    svc.metrics.tokens_issued.labels("password").inc()
+    svc.metrics.issued("password")
     audit(
         "login_succeeded",
         username=username,

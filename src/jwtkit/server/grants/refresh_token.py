@@ -135,7 +135,7 @@ def _finish(
     svc: TokenService, client: ClientRecord, rotation: _Rotation, result: RotateResult
 ) -> dict[str, Any]:
     """Answer a committed rotation: the token response, or the grant's error."""
-    svc.metrics.refreshes.labels(result.outcome).inc()
+    svc.metrics.refreshed(result.outcome)
     if result.outcome == "reuse":
         svc.metrics.reuse.inc()
         sid = result.revoked[0].value if result.revoked else None
@@ -157,5 +157,5 @@ def _finish(
         now=rotation.now,
         jkt=jkt,
     )
-    svc.metrics.tokens_issued.labels("refresh_token").inc()
+    svc.metrics.issued("refresh_token")
     return svc.token_response(access, granted, rotation.new_refresh, dpop=jkt is not None)
