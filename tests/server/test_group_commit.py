@@ -382,3 +382,50 @@ def test_loop_writers_are_not_kept_for_ended_loops(tmp_path: Path) -> None:
     gc.collect()
     assert len(store.db._writers) == 0
     store.close()
+
+
+def test_the_loop_writer_keeps_one_connection_while_busy_and_returns_it_when_idle(
+    tmp_path: Path,
+) -> None:
+    """Groups that follow one another reuse the writer's connection (no pool checkout per
+    group); once nothing is queued it goes back to the pool, so a loop that ends holds none;
+    and after a BEGIN that failed (another process kept the lock past the busy timeout) the
+    next group runs on a fresh connection whose BEGIN does not wait."""
+    store = SQLStore(f"sqlite:///{tmp_path / 'db.sqlite'}", busy_timeout=0.3)
+    store.migrate()
+    checkouts: list[int] = []
+    event.listen(store.engine, "checkout", lambda *_: checkouts.append(1))
+    groups: list[int] = []
+    event.listen(store.engine, "commit", lambda _conn: groups.append(1))
+
+    async def burst(n: int) -> list[int]:
+        async def one(i: int) -> int:
+            await asyncio.sleep(0.001 * (i % 5))  # arrive while earlier groups commit
+            return await store.db.write_grouped_async(lambda conn: i)
+
+        return await asyncio.gather(*(one(i) for i in range(n)))
+
+    assert asyncio.run(burst(60)) == list(range(60))
+    assert len(groups) >= 3  # several groups ...
+    assert len(checkouts) < len(groups)  # ... on fewer checkouts: the connection was kept
+    assert store.engine.pool.checkedout() == 0  # and returned when the writer went idle
+
+    other = sqlite3.connect(tmp_path / "db.sqlite", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+
+    async def after_failure() -> tuple[BaseException | int, int, float]:
+        try:
+            first: BaseException | int = await store.db.write_grouped_async(lambda conn: 1)
+        except BaseException as exc:
+            first = exc
+        other.execute("ROLLBACK")
+        start = asyncio.get_running_loop().time()
+        second = await store.db.write_grouped_async(lambda conn: 2)
+        return first, second, asyncio.get_running_loop().time() - start
+
+    first, second, took = asyncio.run(after_failure())
+    other.close()
+    assert isinstance(first, OperationalError), repr(first)
+    assert second == 2 and took < 0.25  # not the 0.3 s busy wait: busy_timeout is 0 again
+    assert store.engine.pool.checkedout() == 0
+    store.close()

@@ -108,6 +108,30 @@ class _LoopWriter:
         # Its own thread for the blocking steps: a shared pool could be filled with threads
         # that wait for the write lock this writer holds, and its COMMIT would never run.
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jwtkit-commit")
+        # Its own connection, kept from group to group while callers keep queueing (a pool
+        # checkout and return per group cost more than a small group's statements) and
+        # returned when the writer goes idle, with busy_timeout 0: BEGIN IMMEDIATE on the loop
+        # fails at once when another process holds the lock (see _begin_immediate).
+        self._conn: Connection | None = None
+
+    def connection(self) -> Connection:
+        """The writer's connection (opened on first use; no transaction between groups)."""
+        conn = self._conn
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._db.engine.connect()
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            driver.execute("PRAGMA busy_timeout = 0")
+            self._conn = conn
+        return conn
+
+    def discard_connection(self) -> None:
+        """Close the writer's connection (when idle, after an error that may have left it
+        unusable, and at :meth:`Database.close`); the next group opens a new one."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
 
     def submit(self, work: Callable[[Connection], T]) -> asyncio.Future[T]:
         """Queue ``work`` (run as ``work(conn)`` in a write transaction); returns a future
@@ -125,7 +149,7 @@ class _LoopWriter:
                 batch, self._pending = self._pending, []
                 items = [item for item, _ in batch]
                 try:
-                    await self._db._run_group_async(items, self.executor)
+                    await self._db._run_group_async(items, self)
                 except BaseException as exc:  # the group's own failure reaches every caller
                     for item in items:
                         item.error = item.error or exc
@@ -140,6 +164,8 @@ class _LoopWriter:
                     _resolve(future, item)
         finally:
             self._task = None  # no reference to the loop is kept once idle
+            # nor a pooled connection: a loop may end while the database stays open
+            self.discard_connection()
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -375,6 +401,7 @@ class Database:
     def close(self) -> None:
         """Close every pooled connection (and let the writers' threads end)."""
         for writer in list(self._writers.values()):
+            writer.discard_connection()
             writer.executor.shutdown(wait=False)
         self._writers.clear()
         self.engine.dispose()
@@ -446,9 +473,10 @@ class Database:
             writer = self._writers[loop] = _LoopWriter(self)
         return await writer.submit(work)
 
-    async def _run_group_async(self, batch: list[_Work[Any]], executor: ThreadPoolExecutor) -> None:
+    async def _run_group_async(self, batch: list[_Work[Any]], writer: _LoopWriter) -> None:
         """Run one group of :meth:`write_grouped_async` callers in one transaction, on the
         loop but for the commit (and a wait for the write lock); see :class:`_LoopWriter`."""
+        executor = writer.executor
         lock = self._write_lock
         assert lock is not None
         if not lock.acquire(blocking=False):
@@ -459,25 +487,28 @@ class Database:
                 raise
         self._holder = asyncio.get_running_loop()
         try:
-            if len(batch) > 1 and await self._transaction_async(batch, executor, savepoints=False):
+            if len(batch) > 1 and await self._transaction_async(batch, writer, savepoints=False):
                 return
             for item in batch:  # alone, or the optimistic run failed: one savepoint each
                 item.value = item.error = None
-            await self._transaction_async(batch, executor, savepoints=len(batch) > 1)
+            await self._transaction_async(batch, writer, savepoints=len(batch) > 1)
         finally:
             self._holder = None
             lock.release()
 
     async def _transaction_async(
-        self, batch: list[_Work[Any]], executor: ThreadPoolExecutor, *, savepoints: bool
+        self, batch: list[_Work[Any]], writer: _LoopWriter, *, savepoints: bool
     ) -> bool:
-        """One write transaction over ``batch``; returns False when ``savepoints`` is off and
-        a caller raised (everything rolled back), else True (each caller's outcome recorded).
+        """One write transaction over ``batch`` on ``writer``'s connection; returns False when
+        ``savepoints`` is off and a caller raised (everything rolled back), else True (each
+        caller's outcome recorded).
 
         Raises:
-            The commit's or the ``BEGIN``'s error (nothing of the group is durable).
+            The commit's or the ``BEGIN``'s error (nothing of the group is durable; the
+            connection is discarded).
         """
-        conn = self.engine.connect()
+        executor = writer.executor
+        conn = writer.connection()
         try:
             await self._begin_immediate(conn, executor)
             transaction = conn.begin()  # the hook sees the transaction begun: no second BEGIN
@@ -498,24 +529,26 @@ class Database:
                 outbox.discard(conn)
             await _in_thread(executor, transaction.commit)  # the fsync, off the loop
             return True
-        finally:
-            conn.close()
+        except BaseException:
+            writer.discard_connection()  # whatever state it is in, the next group starts anew
+            raise
 
     async def _begin_immediate(self, conn: Connection, executor: ThreadPoolExecutor) -> None:
-        """``BEGIN IMMEDIATE`` on ``conn``'s driver connection: at once when the database's
-        write lock is free, else waiting for it (busy timeout) in a worker thread."""
+        """``BEGIN IMMEDIATE`` on ``conn``'s driver connection (a loop writer's: busy timeout
+        0): at once when the database's write lock is free, else waiting for it (the busy
+        timeout, for this one statement) in a worker thread."""
         driver = conn.connection.driver_connection
         assert driver is not None
-        wait_ms = max(1, int(self.busy_timeout * 1000))
         try:
-            driver.execute("PRAGMA busy_timeout = 0")
             try:
                 driver.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError:  # another process holds the write lock
+                wait_ms = max(1, int(self.busy_timeout * 1000))
                 driver.execute(f"PRAGMA busy_timeout = {wait_ms}")
-                await _in_thread(executor, driver.execute, "BEGIN IMMEDIATE")
-            finally:
-                driver.execute(f"PRAGMA busy_timeout = {wait_ms}")
+                try:
+                    await _in_thread(executor, driver.execute, "BEGIN IMMEDIATE")
+                finally:
+                    driver.execute("PRAGMA busy_timeout = 0")
         except sqlite3.Error as exc:  # as SQLAlchemy would raise it (the service answers 503)
             raise DBAPIError.instance("BEGIN IMMEDIATE", (), exc, sqlite3.Error) from exc
         conn.info[_BEGUN] = True
