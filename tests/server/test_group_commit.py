@@ -409,6 +409,9 @@ def test_the_loop_writer_keeps_one_connection_while_busy_and_returns_it_when_idl
     assert len(groups) >= 3  # several groups ...
     assert len(checkouts) < len(groups)  # ... on fewer checkouts: the connection was kept
     assert store.engine.pool.checkedout() == 0  # and returned when the writer went idle
+    for _ in range(3):  # every pooled connection still waits for the lock (busy_timeout)
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 300
 
     other = sqlite3.connect(tmp_path / "db.sqlite", isolation_level=None)
     other.execute("BEGIN IMMEDIATE")

@@ -131,6 +131,11 @@ class _LoopWriter:
         conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(Exception):
+                # back to the pool as the pool's other users expect it: waiting for the lock
+                driver = conn.connection.driver_connection
+                assert driver is not None
+                driver.execute(f"PRAGMA busy_timeout = {self._db.busy_timeout_ms}")
+            with contextlib.suppress(Exception):
                 conn.close()
 
     def submit(self, work: Callable[[Connection], T]) -> asyncio.Future[T]:
@@ -322,6 +327,8 @@ class Database:
         self._write_lock = threading.Lock() if self.is_sqlite else None
         self._group = _GroupCommit(self._run_group) if self.is_sqlite else None
         self.busy_timeout = busy_timeout
+        #: the same in whole milliseconds (``PRAGMA busy_timeout``; at least 1)
+        self.busy_timeout_ms = max(1, int(busy_timeout * 1000))
         self._holder: asyncio.AbstractEventLoop | None = None  # whose writer holds the lock
         self._writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopWriter] = (
             weakref.WeakKeyDictionary()
@@ -543,8 +550,7 @@ class Database:
             try:
                 driver.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError:  # another process holds the write lock
-                wait_ms = max(1, int(self.busy_timeout * 1000))
-                driver.execute(f"PRAGMA busy_timeout = {wait_ms}")
+                driver.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
                 try:
                     await _in_thread(executor, driver.execute, "BEGIN IMMEDIATE")
                 finally:
