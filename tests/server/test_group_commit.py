@@ -300,6 +300,26 @@ def test_prepared_statements_wrap_driver_errors_as_sqlalchemy_does(tmp_path: Pat
     store.close()
 
 
+def test_prepared_statements_fire_before_and_after_cursor_execute(tmp_path: Path) -> None:
+    """Listeners see a prepared statement as any other: ``before_cursor_execute`` and then
+    ``after_cursor_execute`` with the same SQL (a tracer's span opens in one, ends in the
+    other); none run when nobody listens (the service's own case)."""
+    store = _store_with_families(tmp_path, 1)
+    find = store.sessions._sql.run_find
+    seen: list[tuple[str, str]] = []
+    with store.db.write() as conn:  # nobody listens
+        assert find.run(conn, {"token_hash": "f0-0"}).fetchone() is not None
+    event.listen(store.engine, "before_cursor_execute", lambda *a: seen.append(("before", a[2])))
+    event.listen(store.engine, "after_cursor_execute", lambda *a: seen.append(("after", a[2])))
+    with store.db.write() as conn:
+        seen.clear()  # BEGIN IMMEDIATE went through the listeners too
+        assert find.run(conn, {"token_hash": "f0-0"}).fetchone() is not None
+    sqls = [sql for _, sql in seen if "refresh_tokens" in sql]
+    assert [kind for kind, sql in seen if "refresh_tokens" in sql] == ["before", "after"]
+    assert sqls[0] == sqls[1]
+    store.close()
+
+
 def test_a_cancelled_wait_for_the_write_lock_releases_it(tmp_path: Path) -> None:
     """The loop ends while its writer waits for the write lock another thread holds: once
     that thread lets go, the lock is free again (it was leaked: every later write hung)."""

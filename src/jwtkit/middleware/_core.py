@@ -639,7 +639,9 @@ class BearerGuard:
             said, or checked more closely (no such header, another form of it, a token not
             cached, a time outside the window, a DPoP policy or cookie credentials, a refusal):
             then call :meth:`authenticate`/:meth:`authenticate_request`, which answers, with
-            the precise error when it refuses. Never raises.
+            the precise error when it refuses. Raises no :class:`AuthError` (a refusal is
+            None); errors of the guard's own parts (its ``clock``, the key source, a denylist
+            subclass's ``check`` raising something other than its revocation errors) propagate.
         """
         if (
             authorization is None

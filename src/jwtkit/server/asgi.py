@@ -26,8 +26,10 @@ class ServiceMiddleware:
     * **latency**: the request's latency (seconds) observed in ``metrics.latency`` by method,
       route template and status (closed label sets, :meth:`Metrics.observe_request`);
     * **body cap**: bodies over ``max_bytes`` (int) refused with 413 ``invalid_request`` (JSON)
-      before they are parsed, whether announced by ``Content-Length`` or streamed; a malformed
-      ``Content-Length`` gets 400.
+      before they are parsed: an announced ``Content-Length`` over the cap is answered here; a
+      streamed body that goes over it makes the app's ``receive`` raise
+      :class:`~jwtkit.server.oauth.InvalidRequest` (413), which the app's error handlers
+      answer; a malformed ``Content-Length`` gets 400.
 
     Args:
         app: the wrapped ASGI app.

@@ -7,9 +7,11 @@ client. Node's ``http`` and most servers send headers and a small body together.
 protocols' transport holds each write until the end of the current event-loop step: the body
 written in the same step (Starlette's :class:`~starlette.responses.Response` sends both messages
 without yielding) leaves in the same ``send``; a write that nothing follows (streamed headers,
-an event of a feed) leaves at the very next loop iteration. Bytes and their order are exactly
-uvicorn's; a close or abort first flushes (close) or drops (abort) what is held, as the plain
-transport would have sent or dropped it.
+an event of a feed) leaves at the very next loop iteration. What is held never exceeds 64 KiB:
+past that the writes leave at once, so the transport's high-water mark and uvicorn's
+``pause_writing`` back-pressure work as with the plain transport. A transport that is closing
+(the client half-closed its side) gets every write at once, and the peer's EOF flushes first;
+a close flushes, an abort drops what is held. The bytes and their order are uvicorn's.
 
 Used by ``jwtkit serve`` (``http=`` of :func:`uvicorn.run`): :func:`protocol_class` returns
 the httptools protocol when httptools imports, else h11's.
@@ -34,20 +36,32 @@ class _HeldWrites:
     wrapped transport unchanged (``get_extra_info``, ``pause_reading``, ``is_closing``, ...).
     """
 
-    __slots__ = ("_flush_handle", "_held", "_loop", "_transport")
+    __slots__ = ("_flush_handle", "_held", "_held_bytes", "_loop", "_transport")
+
+    #: held bytes beyond which a write leaves at once (so that the transport's high-water
+    #: mark, and uvicorn's pause_writing/drain, see it as with the plain transport)
+    LIMIT = 65536
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport = transport
         self._loop = loop
         self._held: list[bytes] = []
+        self._held_bytes = 0
         self._flush_handle: asyncio.Handle | None = None
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         """Hold ``data`` (bytes-like) until the end of this loop step (then one ``send``)."""
         if not data:
             return
+        if self._transport.is_closing():  # closing (peer's EOF): as the plain transport does
+            self.flush()
+            self._transport.write(data)
+            return
         self._held.append(bytes(data))
-        if self._flush_handle is None:
+        self._held_bytes += len(data)
+        if self._held_bytes >= self.LIMIT:
+            self.flush()
+        elif self._flush_handle is None:
             self._flush_handle = self._loop.call_soon(self._flush)
 
     def writelines(self, chunks: Any) -> None:
@@ -61,8 +75,9 @@ class _HeldWrites:
         if not held:
             return
         self._held = []
-        if self._transport.is_closing():  # the peer went away: the plain write would be dropped
-            return
+        self._held_bytes = 0
+        # no is_closing() test: a transport closed by the peer's EOF still sends (and one whose
+        # connection is lost drops the bytes itself), as for the plain writes
         self._transport.write(held[0] if len(held) == 1 else b"".join(held))
 
     def flush(self) -> None:
@@ -89,6 +104,7 @@ class _HeldWrites:
             self._flush_handle.cancel()
             self._flush_handle = None
         self._held = []
+        self._held_bytes = 0
         self._transport.abort()
 
     def __getattr__(self, name: str) -> Any:
@@ -102,6 +118,10 @@ def _one_write(base: type[asyncio.Protocol]) -> type[asyncio.Protocol]:
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             # uvloop's TCPTransport is not an asyncio.Transport subclass: no isinstance here
             super().connection_made(_HeldWrites(cast(asyncio.Transport, transport), self.loop))
+
+        def eof_received(self) -> bool | None:
+            self.transport.flush()  # before the base's None makes the transport close
+            return super().eof_received()  # type: ignore[no-any-return]
 
     OneWrite.__name__ = OneWrite.__qualname__ = f"OneWrite{base.__name__}"
     OneWrite.__module__ = __name__
@@ -126,10 +146,14 @@ def protocol_class() -> type[asyncio.Protocol]:
     protocol (C parser) when httptools imports, else its h11 protocol (pure Python; logged),
     either with one socket write per response.
 
-    Returns a subclass of :class:`asyncio.Protocol`. Raises ImportError only when uvicorn
-    itself is missing."""
+    Returns a subclass of :class:`asyncio.Protocol`.
+
+    Raises:
+        ImportError: neither protocol imports (uvicorn, or both httptools and h11, missing).
+    """
     if OneWriteHttpToolsProtocol is not None:
         return OneWriteHttpToolsProtocol
+    if OneWriteH11Protocol is None:
+        raise ImportError("uvicorn's HTTP protocols do not import (httptools nor h11)")
     logger.info("httptools unavailable; using h11")
-    assert OneWriteH11Protocol is not None
     return OneWriteH11Protocol

@@ -233,9 +233,10 @@ class Prepared:
     """One SQLAlchemy Core statement compiled once for a database's dialect and run on the
     driver's cursor of a :class:`~sqlalchemy.Connection` (issue 12: SQLAlchemy's per-execution
     bookkeeping costs several times the statement itself on the hottest path; the statement,
-    its dialect's SQL and the transaction stay SQLAlchemy's). ``before_cursor_execute``
-    listeners still see every statement. Only for statements whose parameters and columns
-    need no type conversion (strings, numbers, NULL; booleans come back as the driver's).
+    its dialect's SQL and the transaction stay SQLAlchemy's). ``before_cursor_execute`` and
+    ``after_cursor_execute`` listeners still see every statement. Only for statements whose
+    parameters and columns need no type conversion (strings, numbers, NULL; booleans come back
+    as the driver's).
 
     Build with :meth:`Database.prepare`.
     """
@@ -285,6 +286,9 @@ class Prepared:
             raise DBAPIError.instance(
                 self._sql, args, exc, conn.dialect.loaded_dbapi.Error
             ) from exc
+        after = conn.dispatch.after_cursor_execute
+        if after:  # e.g. a tracer's span, begun in before_cursor_execute, ends here
+            after(conn, cursor, self._sql, args, None, False)
         return cursor
 
 
