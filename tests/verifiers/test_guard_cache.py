@@ -36,7 +36,7 @@ def test_cache_hit_rechecks_expiry(issuer: MiniIssuer, clock: FakeClock) -> None
 
 
 def test_cache_hit_still_checks_the_denylist(issuer: MiniIssuer, clock: FakeClock) -> None:
-    guard = _guard(issuer, clock, FakeClock(time.time()))
+    guard = _guard(issuer, clock, FakeClock(time.time() + 1))  # iat never ahead of it
     token = issuer.token()
     principal = guard.authenticate(f"Bearer {token}")
     assert guard.denylist is not None
@@ -50,7 +50,7 @@ def test_withdrawn_key_stops_verifying_at_the_next_jwks_refresh(
     issuer: MiniIssuer, clock: FakeClock
 ) -> None:
     issuer.max_age = 60
-    guard = _guard(issuer, clock, FakeClock(time.time()))
+    guard = _guard(issuer, clock, FakeClock(time.time() + 1))  # iat never ahead of it
     token = issuer.token()
     guard.authenticate(f"Bearer {token}")
     issuer.keys = [issuer._new_key()]  # the issuer withdraws the old key
@@ -103,7 +103,7 @@ def test_keys_served_stale_are_never_cached(issuer: MiniIssuer, clock: FakeClock
 def test_a_cache_hit_gives_each_request_its_own_claims(
     issuer: MiniIssuer, clock: FakeClock
 ) -> None:
-    guard = _guard(issuer, clock, FakeClock(time.time()))
+    guard = _guard(issuer, clock, FakeClock(time.time() + 1))  # iat never ahead of it
     token = issuer.token(scope="read")
     first = guard.authenticate(f"Bearer {token}")
     first.claims["scope"] = "read admin"  # type: ignore[index]
@@ -124,7 +124,7 @@ def test_async_cache_hit_checks_every_denylist_grain(
 
 
 async def _denylist_grain(issuer: MiniIssuer, clock: FakeClock, grain: str) -> None:
-    guard = _guard(issuer, clock, FakeClock(time.time()))
+    guard = _guard(issuer, clock, FakeClock(time.time() + 1))  # iat never ahead of it
     token = issuer.token()
     principal = await guard.aauthenticate(f"Bearer {token}")
     assert (await guard.aauthenticate(f"Bearer {token}")).subject == "alice"  # a hit
@@ -170,13 +170,15 @@ async def _expiry_with_leeway(issuer: MiniIssuer, clock: FakeClock) -> None:
 def test_tokens_a_guard_check_refuses_are_not_cached(issuer: MiniIssuer, clock: FakeClock) -> None:
     """Only tokens the guard accepted are cached: a malformed scope, a non-string sid or a
     revoked token are refused the same way every time."""
-    guard = _guard(issuer, clock, FakeClock(time.time()))
+    wall = FakeClock(time.time())
+    guard = _guard(issuer, clock, wall)
     assert guard.denylist is not None
-    revoked = issuer.token()
+    # issued at the guard's time: a token issued in the next second would be iat_in_future
+    revoked = issuer.token(iat=wall.now)
     guard.denylist.add_jti(guard.verifier.verify(revoked)["jti"], time.time() + 600)
     cases = {
-        issuer.token(scope="read\twrite"): "invalid_claim",
-        issuer.token(sid=7): "invalid_claim",
+        issuer.token(scope="read\twrite", iat=wall.now): "invalid_claim",
+        issuer.token(sid=7, iat=wall.now): "invalid_claim",
         revoked: "revoked",
     }
     for token, code in cases.items():
@@ -190,7 +192,7 @@ def test_tokens_a_guard_check_refuses_are_not_cached(issuer: MiniIssuer, clock: 
 def test_a_cached_token_is_still_syntax_checked_when_new(
     issuer: MiniIssuer, clock: FakeClock
 ) -> None:
-    guard = _guard(issuer, clock, FakeClock(time.time()))
+    guard = _guard(issuer, clock, FakeClock(time.time() + 1))  # iat never ahead of it
     token = issuer.token()
     guard.authenticate(f"Bearer {token}")
     for bad in (
