@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 import jwtkit
 from jwtkit.errors import InvalidKeyError, KeyNotFoundError
+from jwtkit.store._flight import SingleFlight
 from jwtkit.store.sql import KeyRecord, SQLStore
 
 __all__ = ["KeyEncryptor", "KeyManager", "generate_signing_key"]
@@ -149,6 +150,7 @@ class KeyManager:
         self._reloading = threading.Lock()
         self._records: list[KeyRecord] = []
         self._loaded_at = float("-inf")
+        self._refreshes = SingleFlight()
         self._private: dict[str, jwtkit.Key] = {}
         self._public: dict[str, jwtkit.Key] = {}
 
@@ -165,6 +167,20 @@ class KeyManager:
             self._public = public
             self._private = {k: v for k, v in self._private.items() if k in public}
             self._loaded_at = time.monotonic()
+
+    async def refresh_async(self) -> None:
+        """Reload the key table in a worker thread (:meth:`reload`), once for all the callers
+        on this event loop that ask meanwhile: when the table ages out under load, the
+        requests of that moment share one reload and then sign on the loop.
+
+        Raises:
+            sqlalchemy.exc.SQLAlchemyError: the reload failed (to every caller of that run).
+        """
+        await self._refreshes.run(None, self._reload_if_needed)
+
+    def _reload_if_needed(self) -> None:
+        if not self.is_fresh():  # another caller (a thread) may have reloaded it meanwhile
+            self.reload()
 
     def is_fresh(self) -> bool:
         """True when the cached key table can be used without reading the database (loaded,

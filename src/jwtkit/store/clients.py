@@ -12,6 +12,7 @@ from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from jwtkit.store._db import Database
+from jwtkit.store._flight import SingleFlight
 from jwtkit.store.records import ClientRecord, RevocationEntry, scope_str
 from jwtkit.store.schema import clients, sessions
 from jwtkit.store.sessions import revoke_session_in
@@ -42,6 +43,7 @@ class ClientStore:
         self.max_entries = int(max_entries)
         self._cache: OrderedDict[str, tuple[ClientRecord, float]] = OrderedDict()
         self._lock = threading.Lock()
+        self._reloads = SingleFlight()  # reload_async's reads in flight
 
     def cached(self, client_id: str) -> ClientRecord | None:
         """The cached record of ``client_id`` while it is fresh, else None; never reads the
@@ -50,6 +52,23 @@ class ClientStore:
         if entry is None or entry[1] <= time.monotonic():
             return None
         return entry[0]
+
+    def is_stale(self, client_id: str) -> bool:
+        """True when ``client_id``'s record was read and cached but its ``cache_seconds`` have
+        passed (a known client to read again; never true for an id never found)."""
+        entry = self._cache.get(client_id)
+        return entry is not None and entry[1] <= time.monotonic()
+
+    async def reload_async(self, client_id: str) -> ClientRecord | None:
+        """Read ``client_id``'s record again in a worker thread, once for all the callers on
+        this event loop that ask meanwhile (when the cache time of a busy client passes, its
+        concurrent requests share one read instead of each leaving the loop), and cache it as
+        :meth:`get` does. Returns the record or None (deleted meanwhile).
+
+        Raises:
+            sqlalchemy.exc.SQLAlchemyError: the read failed (to every caller of that read).
+        """
+        return await self._reloads.run(client_id, self.get, client_id)
 
     def invalidate(self, client_id: str | None = None) -> None:
         """Drop ``client_id`` (or every client, with None) from the cache."""
