@@ -250,6 +250,28 @@ class TokenService:
             return client
         return None
 
+    async def client_from_memory_async(self, creds: ClientCredentials) -> ClientRecord | None:
+        """:meth:`client_from_memory` for a caller on an event loop: when the client's cached
+        record has aged (``client_cache_seconds``) and could otherwise be used from memory, it
+        is read again first, once for all the requests of this moment on this loop
+        (:meth:`~jwtkit.store.clients.ClientStore.reload_async`, in a worker thread), rather
+        than each of them taking the thread pool. Returns the same as
+        :meth:`client_from_memory`.
+
+        Raises:
+            sqlalchemy.exc.SQLAlchemyError: the read failed (the service answers 503).
+        """
+        client = self.client_from_memory(creds)
+        if (
+            client is None
+            and creds.client_id
+            and isinstance(self.client_limiter.counter, LocalRateLimiter)
+            and self.store.clients.is_stale(creds.client_id)
+        ):
+            await self.store.clients.reload_async(creds.client_id)
+            client = self.client_from_memory(creds)
+        return client
+
     def check_password(
         self, username: str, password: str, address: str | None, *, client_id: str
     ) -> UserRecord:

@@ -87,6 +87,13 @@ class ClientStore:
         self.invalidate(record.client_id)
         return self.get(record.client_id) != record
 
+    def _forget(self, client_id: str, generation: int) -> None:
+        """Drop ``client_id``'s entry after a read found no such client (unless an
+        invalidation raced that read)."""
+        with self._lock:
+            if generation == self._generation:
+                self._cache.pop(client_id, None)
+
     def _remember(self, record: ClientRecord, generation: int) -> None:
         if self.cache_seconds <= 0:
             return
@@ -141,6 +148,7 @@ class ClientStore:
         with self._db.read() as conn:
             row = conn.execute(select(clients).where(clients.c.client_id == client_id)).first()
         if row is None:
+            self._forget(client_id, generation)  # deleted (by another process): no stale entry
             return None
         record = ClientRecord.from_row(row)
         self._remember(record, generation)

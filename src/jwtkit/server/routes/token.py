@@ -60,14 +60,11 @@ async def token(http: Request) -> Response:
     # the event loop, without a thread hop; a refresh there hands only its transaction to the
     # store's writer (issue 12); everything else runs in the thread pool.
     fast = grant in NON_BLOCKING or (grant in ASYNC_GRANTS and "scope" not in params)
-    client = svc.client_from_memory(creds) if fast else None
-    if client is None and fast and creds.client_id and svc.store.clients.is_stale(creds.client_id):
-        # A known client's cache time has passed: one read off the loop for every request of
-        # this moment, then the same check (rather than all of them taking the thread pool).
-        await svc.store.clients.reload_async(creds.client_id)
-        client = svc.client_from_memory(creds)
-    if client is not None and not svc.keys.is_fresh():
-        await svc.keys.refresh_async()  # likewise for the key table: one reload, off the loop
+    client = await svc.client_from_memory_async(creds) if fast else None
+    if client is not None and not svc.keys.is_fresh() and svc.keys.cache_seconds > 0:
+        # The key table aged: one reload off the loop for every request of this moment (on
+        # this loop), then sign here (rather than all of them taking the thread pool).
+        await svc.keys.refresh_async()
     if client is not None and svc.keys.is_fresh():
         if grant in NON_BLOCKING:
             body = svc.token(grant, client, request)
