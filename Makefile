@@ -56,6 +56,7 @@ test: $(STAMP) services lint typecheck docs
 bench: $(STAMP)
 	$(BIN)/python bench/core.py
 	$(BIN)/python bench/middleware.py
+	$(BIN)/python bench/middleware.py --cache-size 0 --rounds 3
 	$(BIN)/python bench/service.py
 
 clean:
