@@ -367,18 +367,9 @@ class Denylist:
         Returns:
             bool; never raises.
         """
-        # The grains of _grain(), written out here: this runs on every cache hit of a verifier.
         if self._refuse_at != math.inf and not self.available:
             return False
-        if jti is not None and jti in self._jti:
-            return False
-        if sid is not None and sid in self._sid:
-            return False
-        if sub is not None:
-            entry = self._sub.get(sub)
-            if entry is not None and (not isinstance(iat, int | float) or iat < entry[0]):
-                return False
-        return True
+        return self._grain(jti, sid, sub, iat) is None
 
     def _grain(self, jti: Any, sid: Any, sub: Any, iat: Any) -> str | None:
         if jti is not None and jti in self._jti:

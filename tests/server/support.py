@@ -56,6 +56,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def recv_until(conn: socket.socket, done: Any, data: bytes = b"") -> bytes:
+    """Read from ``conn`` until ``done(data)`` is true (``data``: what was read so far, bytes);
+    the connection closing first fails the test. Returns all that was read."""
+    while not done(data):
+        chunk = conn.recv(65536)
+        assert chunk, f"connection closed early after {data[:200]!r}"
+        data += chunk
+    return data
+
+
 def truncate_all(store: SQLStore) -> None:
     """Delete every row of every table (tests reuse one PostgreSQL database)."""
     with store.db.write() as conn:

@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from jwtkit.server.protocol import OneWriteH11Protocol, OneWriteHttpToolsProtocol, protocol_class
 
-from .support import ServerThread
+from .support import ServerThread, recv_until
 
 # struct tcp_info (linux/tcp.h): tcpi_data_segs_in, the segments received that carried data.
 _TCP_INFO_DATA_SEGS_IN = 152
@@ -133,18 +133,10 @@ def test_streamed_headers_are_not_held_for_the_body() -> None:
         conn.settimeout(10)
         conn.sendall(b"GET /stream/ HTTP/1.1\r\nHost: t\r\n\r\n")
         start = time.monotonic()
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = conn.recv(65536)
-            assert chunk
-            head += chunk
+        head = recv_until(conn, lambda d: b"\r\n\r\n" in d)
         assert time.monotonic() - start < 1.0  # the body comes 1.5 s later
         assert head.startswith(b"HTTP/1.1 200") and b"x-a: 1" in head
-        rest = head.partition(b"\r\n\r\n")[2]
-        while b"0\r\n\r\n" not in rest:
-            chunk = conn.recv(65536)
-            assert chunk
-            rest += chunk
+        rest = recv_until(conn, lambda d: b"0\r\n\r\n" in d, head.partition(b"\r\n\r\n")[2])
         assert time.monotonic() - start >= 1.4
         assert rest == b"4\r\nlate\r\n0\r\n\r\n"
 

@@ -24,6 +24,8 @@ from starlette.routing import Route
 
 from jwtkit.server.protocol import OneWriteH11Protocol, OneWriteHttpToolsProtocol
 
+from .support import recv_until
+
 PROTOCOLS = {
     ("plain", "httptools"): "httptools",
     ("plain", "h11"): "h11",
@@ -216,9 +218,7 @@ def test_a_reader_that_does_not_read_stops_the_writer(kind: str, impl: str, path
             sent_while_stalled = state["sent"]
             conn.settimeout(10)
             total = 0
-            head = b""
-            while b"\r\n\r\n" not in head:
-                head += conn.recv(65536)
+            head = recv_until(conn, lambda d: b"\r\n\r\n" in d)
             total = len(head.partition(b"\r\n\r\n")[2])
             deadline = time.monotonic() + 20
             expected = CHUNK * CHUNKS
@@ -245,11 +245,7 @@ def test_expect_100_continue(kind: str, impl: str) -> None:
         interim = conn.recv(65536)
         assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
         conn.sendall(b"hello")
-        data = b""
-        while not data.endswith(b'{"n":5}'):
-            chunk = conn.recv(65536)
-            assert chunk
-            data += chunk
+        data = recv_until(conn, lambda d: d.endswith(b'{"n":5}'))
         assert data.startswith(b"HTTP/1.1 200")
 
 
@@ -290,9 +286,7 @@ def test_the_long_poll_answer_is_not_delayed(kind: str, impl: str) -> None:
         time.sleep(0.2)
         start = time.monotonic()
         state["loop"].call_soon_threadsafe(state["event"].set)
-        data = b""
-        while not data.endswith(b'{"events":[1]}'):
-            data += conn.recv(65536)
+        recv_until(conn, lambda d: d.endswith(b'{"events":[1]}'))
         assert time.monotonic() - start < 0.2
 
 

@@ -269,7 +269,6 @@ class _Verified:
             it they are run exactly.
         marker: the fresh JWK Set the token was verified under (the entry dies with it).
         jkt: the token's ``cnf.jkt`` (:func:`~jwtkit.middleware.dpop.bound_jkt`) or None.
-        subject, scopes, client_id: the :class:`Principal`'s fields, computed once.
         fields: the :class:`Principal`'s ``__dict__`` but for its claims (dict; ``token`` is
             the cache key, equal to every request's token).
         ids: the claims the denylist judges: ``jti``, ``sid``, ``sub``, ``iat`` (None: absent),
@@ -280,7 +279,6 @@ class _Verified:
 
     __slots__ = (
         "claims",
-        "client_id",
         "fields",
         "header",
         "hi",
@@ -288,8 +286,6 @@ class _Verified:
         "jkt",
         "lo",
         "marker",
-        "scopes",
-        "subject",
         "until",
     )
 
@@ -306,9 +302,6 @@ class _Verified:
         self.lo, self.hi = window
         self.marker = marker
         self.jkt = bound_jkt(claims)
-        self.subject = principal.subject
-        self.scopes = principal.scopes
-        self.client_id = principal.client_id
         self.ids = tuple(claims.get(name) for name in ("jti", "sid", "sub", "iat"))
         self.fields: dict[str, Any] = {
             "claims": None,
@@ -666,8 +659,7 @@ class BearerGuard:
         now = self.clock()
         if type(now) not in _TIMES or not entry.lo <= now < entry.hi or entry.jkt is not None:
             return None
-        fresh = self._fresh_keyset  # the JWK Set it was verified under, still the fresh one
-        if entry.marker is not (fresh() if fresh is not None else _STATIC_KEYS):
+        if entry.marker is not self._keyset_marker():  # verified under the fresh JWK Set
             return None
         denylist = self.denylist
         if denylist is not None:
@@ -680,11 +672,7 @@ class BearerGuard:
                     denylist.check(entry.claims)
                 except (RevokedError, RevocationUnavailableError):
                     return None
-        principal = _new_principal(Principal)  # entry.principal(), inline
-        fields = principal.__dict__
-        fields.update(entry.fields)
-        fields["claims"] = entry.claims.copy()
-        return principal
+        return entry.principal()
 
     def _forget(self, token: str) -> None:
         with self._cache_lock:  # every mutation holds the lock; lookups need none
@@ -892,7 +880,7 @@ class BearerGuard:
         subject, client_id = _subject_and_client(claims)
         return _principal(claims, subject, scopes, client_id, token)
 
-    def _finish_cached(self, entry: _Verified, token: str, *, dpop: bool = False) -> Principal:
+    def _finish_cached(self, entry: _Verified, *, dpop: bool = False) -> Principal:
         """:meth:`_finish` for a cache hit: the same checks in the same order, those that
         cannot change for the same token and policy (claim types, scope syntax) having passed
         when it was cached. The principal gets its own copy of the claims.
@@ -932,7 +920,7 @@ class BearerGuard:
         now = self.clock() if now is None else now
         entry = self._cached(token, now)
         if entry is not None:
-            return self._finish_cached(entry, token)
+            return self._finish_cached(entry)
         before = self._keyset_marker() if self.cache_size else None
         try:
             verified = self.verifier.verify_detailed(token, now=now)
@@ -949,7 +937,7 @@ class BearerGuard:
         now = self.clock() if now is None else now
         entry = self._cached(token, now)
         if entry is not None:
-            return self._finish_cached(entry, token)
+            return self._finish_cached(entry)
         before = self._keyset_marker() if self.cache_size else None
         try:
             verified = await self.verifier.averify_detailed(token, now=now)
@@ -965,7 +953,7 @@ class BearerGuard:
         entry = self._cached(token, now)
         if entry is not None:
             self._check_proof(facts, token, dict(entry.claims), dpop, now)
-            return self._finish_cached(entry, token, dpop=dpop)
+            return self._finish_cached(entry, dpop=dpop)
         before = self._keyset_marker() if self.cache_size else None
         try:
             verified = self.verifier.verify_detailed(token, now=now)
@@ -982,7 +970,7 @@ class BearerGuard:
         entry = self._cached(token, now)
         if entry is not None:
             self._check_proof(facts, token, dict(entry.claims), dpop, now)
-            return self._finish_cached(entry, token, dpop=dpop)
+            return self._finish_cached(entry, dpop=dpop)
         before = self._keyset_marker() if self.cache_size else None
         try:
             verified = await self.verifier.averify_detailed(token, now=now)

@@ -50,16 +50,23 @@ __all__ = [
 SCOPE_KEY = "jwtkit"
 
 
-def _authorization(scope: Scope) -> str | None:
-    """The request's ``Authorization`` header (str, latin-1 as ASGI gives it) or None; two of
-    them are refused (RFC 6750 §2), as a value answered with 400 ``invalid_request``."""
-    value: str | None = None
+def _authorization_bytes(scope: Scope) -> bytes | None:
+    """The request's ``Authorization`` header as ASGI gives it (bytes) or None; two of them
+    are refused (RFC 6750 §2), as a value answered with 400 ``invalid_request`` (and never a
+    cached token's)."""
+    value: bytes | None = None
     for name, raw in scope.get("headers", ()):
         if name == b"authorization":
             if value is not None:  # two Authorization headers: refuse (RFC 6750 §2)
-                return "Bearer !"  # answered as 400 invalid_request
-            value = raw.decode("latin-1")
+                return b"Bearer !"
+            value = raw
     return value
+
+
+def _authorization(scope: Scope) -> str | None:
+    """:func:`_authorization_bytes` as str (latin-1, as ASGI headers are read)."""
+    raw = _authorization_bytes(scope)
+    return None if raw is None else raw.decode("latin-1")
 
 
 async def _authenticate(guard: BearerGuard, scope: Scope) -> Principal:
@@ -168,24 +175,13 @@ class BearerAuthMiddleware:
         ):
             await self.app(scope, receive, send)
             return
-        # A cached token's hit, in one step; anything else (and every refusal) is answered by
-        # the full path below. Two Authorization headers are refused there (RFC 6750 §2).
-        authorization: bytes | None = None
-        two = False
-        for name, value in scope.get("headers", ()):
-            if name == b"authorization":
-                two = authorization is not None
-                authorization = value
-        if not two:
-            principal = self.guard.cached_principal(authorization)
-            if principal is not None and (not self.scopes or self.scopes <= principal.scopes):
-                scope[SCOPE_KEY] = principal  # _attach, inline
-                state = scope.get("state")
-                if state is None:
-                    state = scope["state"] = {}
-                state[SCOPE_KEY] = principal
-                await self.app(scope, receive, send)
-                return
+        # A cached token's hit, in one step; anything else (and every refusal, two
+        # Authorization headers included) is answered by the full path below.
+        principal = self.guard.cached_principal(_authorization_bytes(scope))
+        if principal is not None and (not self.scopes or self.scopes <= principal.scopes):
+            _attach(scope, principal)
+            await self.app(scope, receive, send)
+            return
         try:
             principal = await _authenticate(self.guard, scope)
             if self.scopes:

@@ -61,11 +61,13 @@ async def token(http: Request) -> Response:
     # store's writer (issue 12); everything else runs in the thread pool.
     fast = grant in NON_BLOCKING or (grant in ASYNC_GRANTS and "scope" not in params)
     client = await svc.client_from_memory_async(creds) if fast else None
-    if client is not None and not svc.keys.is_fresh() and svc.keys.cache_seconds > 0:
+    fresh = client is not None and svc.keys.is_fresh()
+    if client is not None and not fresh and svc.keys.cache_seconds > 0:
         # The key table aged: one reload off the loop for every request of this moment (on
         # this loop), then sign here (rather than all of them taking the thread pool).
         await svc.keys.refresh_async()
-    if client is not None and svc.keys.is_fresh():
+        fresh = svc.keys.is_fresh()
+    if client is not None and fresh:
         if grant in NON_BLOCKING:
             body = svc.token(grant, client, request)
         else:  # one write transaction on the store's writer; the rest here
